@@ -1,0 +1,45 @@
+"""Face embedding models as torch modules: ``(N, 3, H, W)`` RGB in ``[0, 1]`` → ``(N, D)``.
+
+Every model carries ``verification_threshold`` (cosine) and ``input_size`` (H, W), and is
+returned in eval mode with frozen parameters.
+
+Use :func:`available` to list the registered builders and :func:`get` to build one by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List
+
+from torch import nn
+
+from ..errors import InvalidInputError
+from .sface import SFACE_THRESHOLD, SFace, sface
+
+__all__ = ["SFace", "sface", "SFACE_THRESHOLD", "available", "get", "register"]
+
+_BUILDERS: Dict[str, Callable[..., nn.Module]] = {}
+
+
+def register(name: str, builder: Callable[..., nn.Module]) -> None:
+    """Register a model builder under ``name`` (keyword arguments are passed through by
+    :func:`get`)."""
+    _BUILDERS[name] = builder
+
+
+def available() -> List[str]:
+    """Names accepted by :func:`get`, sorted."""
+    return sorted(_BUILDERS)
+
+
+def get(name: str, **kwargs: Any) -> nn.Module:
+    """Build a registered model by name, e.g. ``get("sface")``.
+
+    Raises:
+        InvalidInputError: unknown name (the message lists the known ones).
+    """
+    if name not in _BUILDERS:
+        raise InvalidInputError(f"unknown model {name!r}; available models: {', '.join(available())}")
+    return _BUILDERS[name](**kwargs)
+
+
+register("sface", sface)
