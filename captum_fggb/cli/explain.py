@@ -7,7 +7,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -38,14 +38,15 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     parser.add_argument("--arch", help="architecture of a checkpoint given to --model, e.g. iresnet50, adaface_ir50")
     parser.add_argument(
         "--threshold", "-t", default=None,
-        help="cosine decision threshold in [-1, 1] (default: the model's own, e.g. 0.363 for SFace)",
+        help="cosine decision threshold in [-1, 1] (default: the model's own, e.g. 0.363 for SFace; "
+        "required with a checkpoint)",
     )
     parser.add_argument("--output", "-o", default=DEFAULT_OUTPUT, help=f"PNG figure to write (default: {DEFAULT_OUTPUT})")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(run=run)
 
 
-def _threshold(text: object) -> object:
+def _threshold(text: Optional[str]) -> Optional[float]:
     if text is None:
         return None
     try:
@@ -57,16 +58,16 @@ def _threshold(text: object) -> object:
     return value
 
 
-def load_model(name: str, arch: object = None, threshold: object = None) -> Tuple[nn.Module, str]:
+def load_model(name: str, arch: Optional[str] = None, threshold: Optional[float] = None) -> Tuple[nn.Module, str]:
     """Build the model named on the command line; returns ``(model, label)``.
 
     Args:
         name: ``"sface"``, ``"dlib"`` or a checkpoint path.
         arch: architecture of a checkpoint (``--arch``).
-        threshold: passed to ``load_checkpoint`` for checkpoints.
+        threshold: passed to ``load_checkpoint`` for checkpoints (required for them).
 
     Raises:
-        InvalidInputError: unknown name, or a checkpoint without ``--arch``.
+        InvalidInputError: unknown name, or a checkpoint without ``--arch`` or ``--threshold``.
         FileNotFoundError: a checkpoint path that does not exist.
         MissingDependencyError: the model needs an optional extra.
     """
@@ -89,11 +90,15 @@ def load_model(name: str, arch: object = None, threshold: object = None) -> Tupl
         raise InvalidInputError(f"--model {name} is a directory; pass a checkpoint file")
     if arch is None:
         raise InvalidInputError(f"--model {name} is a checkpoint: say its architecture with --arch (e.g. iresnet50)")
+    if threshold is None:
+        raise InvalidInputError(
+            f"--model {name} is a checkpoint, whose decision threshold depends on its training: pass "
+            "--threshold (calibrate one with captum_fggb.calibration)"
+        )
     load_checkpoint = getattr(models, "load_checkpoint", None)
     if load_checkpoint is None:
         raise InvalidInputError("this version of captum-fggb cannot load checkpoints; use --model sface or dlib")
-    kwargs = {} if threshold is None else {"threshold": threshold}
-    return load_checkpoint(path, arch=arch, **kwargs), f"{arch}:{path}"
+    return load_checkpoint(path, arch=arch, threshold=threshold), f"{arch}:{path}"
 
 
 def run(args: argparse.Namespace) -> int:
