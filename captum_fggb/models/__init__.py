@@ -13,9 +13,11 @@ from typing import Any, Callable, Dict, List
 from torch import nn
 
 from ..errors import InvalidInputError
+from .dlib_resnet import DLIB_RESNET_THRESHOLD, DlibResNet, dlib_resnet
 from .sface import SFACE_THRESHOLD, SFace, sface
 
 __all__ = ["SFace", "sface", "SFACE_THRESHOLD", "available", "get", "register"]
+__all__ += ["DlibResNet", "dlib_resnet", "DLIB_RESNET_THRESHOLD"]
 
 _BUILDERS: Dict[str, Callable[..., nn.Module]] = {}
 
@@ -43,3 +45,4 @@ def get(name: str, **kwargs: Any) -> nn.Module:
 
 
 register("sface", sface)
+register("dlib_resnet", dlib_resnet)
