@@ -10,8 +10,10 @@ running the official code (read with the project's code-search tool, not committ
 * ``mobilefacenet``: ``recognition/arcface_torch/backbones/mobilefacenet.py`` @ ``c0b95cc66f2f``
   and @ ``1fe6356f6790`` (both versions give identical keys), ``get_mbf(False, 512)``;
 * ``adaface_ir18/50/101``: ``mk-minchul/AdaFace`` ``net.py`` ``build_model('ir_18' | 'ir_50' |
-  'ir_101')``, from the verbatim copy in ``KELLO83/AdaFace`` ``net.py`` @ ``7c2d5553fab9`` (the
-  index holds no ``net.py`` of the upstream repository itself).
+  'ir_101')``, from the copy in the fork ``KELLO83/AdaFace`` ``net.py`` @ ``7c2d5553fab9`` (the
+  index holds no ``net.py`` of the upstream repository itself; a second vendored copy of upstream
+  ``net.py`` has the same ``Backbone`` and ``BasicBlockIR``). The official checkpoint loader
+  (keep ``state_dict`` keys starting with ``model.``, drop the prefix) is upstream ``inference.py``.
 
 For each, ``{k: list(v.shape) for k, v in model.state_dict().items()}`` and
 ``sum(p.numel() for p in model.parameters())`` were written with torch 2.14.1 (the
