@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from captum_fggb import _align_dlib, models, samples
+from captum_fggb import _align_dlib, samples
 from captum_fggb.align import align_face, align_faces
 from captum_fggb.errors import MissingDependencyError, NoFaceError
 from captum_fggb.samples import load_image
@@ -61,11 +61,8 @@ def test_matrix_maps_the_photo_onto_the_chip(shared):
 
 
 @needs_dlib
-def test_raw_photos_embed_like_the_shared_chips(shared, faces_manifest):
-    builder = getattr(models, "dlib_resnet", None)
-    if builder is None:
-        pytest.skip("captum_fggb.models.dlib_resnet is not in this version yet")
-    model = builder()
+def test_raw_photos_embed_like_the_shared_chips(shared, faces_manifest, dlib_model):
+    model = dlib_model
     matched = [(r, crop_for(dict(r), faces_manifest)) for r in raw_photos(shared)]
     matched = [(r, crop) for r, crop in matched if crop is not None]
     assert len(matched) == 32

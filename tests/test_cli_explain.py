@@ -87,6 +87,23 @@ def test_explain_checkpoint(tmp_path, capsys, monkeypatch):
     assert result["score"] == pytest.approx(expected, abs=1e-5)
 
 
+def test_explain_dlib(tmp_path, capsys, monkeypatch, dlib_model):
+    """--model dlib aligns dlib150 chips and uses dlib's calibrated threshold (FGGB replaced by zeros)."""
+    pytest.importorskip("dlib")
+    monkeypatch.setattr(FGGB, "attribute", lambda self, inputs, **kw: tuple(torch.zeros_like(x) for x in inputs))
+    a, b = samples.photo_path("ardern_1"), samples.photo_path("ardern_2")
+    assert main(["explain", str(a), str(b), "--model", "dlib", "-o", str(tmp_path / "d.png"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "dlib" and result["model_input"] == "dlib150"
+    assert result["threshold"] == pytest.approx(dlib_model.verification_threshold)
+    pair = FaceVerificationPair(dlib_model)
+    chips = [align_face(p, model_input="dlib150").image[None] for p in (a, b)]
+    with torch.no_grad():
+        expected = float(pair(*chips))
+    assert result["score"] == pytest.approx(expected, abs=1e-5)
+    assert result["decision"] == "Accept"
+
+
 def test_explain_errors_are_one_line(tmp_path, capsys):
     a, b = str(samples.photo_path("macron_1")), str(samples.photo_path("macron_2"))
     out = ["-o", str(tmp_path / "never.png")]
