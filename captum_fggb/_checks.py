@@ -7,9 +7,11 @@ with a message that names the argument and the fix.
 
 from __future__ import annotations
 
+import numbers
 from typing import Optional, Sequence
 
 import torch
+from torch import nn
 
 from .errors import InvalidInputError
 
@@ -97,7 +99,8 @@ def check_threshold(threshold: object, name: str = "threshold") -> float:
     """Validate a cosine decision threshold and return it as a float.
 
     Args:
-        threshold: a real number in ``[-1, 1]``.
+        threshold: a real number in ``[-1, 1]`` (a Python or numpy number, or a one-element
+            tensor).
         name: the argument's name for error messages.
 
     Returns:
@@ -107,7 +110,7 @@ def check_threshold(threshold: object, name: str = "threshold") -> float:
         TypeError: not a real number.
         InvalidInputError: outside ``[-1, 1]`` or not finite.
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
         if isinstance(threshold, torch.Tensor) and threshold.numel() == 1:
             threshold = float(threshold)
         else:
@@ -119,6 +122,29 @@ def check_threshold(threshold: object, name: str = "threshold") -> float:
             "(SFace: 0.363). A Euclidean-distance threshold must be converted first"
         )
     return value
+
+
+def check_model_input(model: nn.Module, images: object) -> None:
+    """Validate the input of one of the package's embedding models, at the top of its ``forward``.
+
+    The model's ``input_size`` and the dtype of its first parameter set the expected size and
+    dtype. Skipped while ``torch.jit`` traces or ``torch.compile`` / ``torch.export`` compiles
+    the model (the range check reads the values), and for tensors without data (meta device).
+
+    Raises:
+        TypeError, InvalidInputError: as :func:`check_images`; the message starts with
+            ``"<Model>.forward:"``.
+    """
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return
+    if isinstance(images, torch.Tensor) and images.device.type == "meta":
+        return
+    first = next(model.parameters(), None)
+    dtype = torch.float32 if first is None else first.dtype
+    try:
+        check_images(images, "images", size=getattr(model, "input_size", None), dtype=dtype)
+    except (TypeError, InvalidInputError) as exc:
+        raise type(exc)(f"{type(model).__name__}.forward: {exc}") from None
 
 
 def check_pair_batches(probe: torch.Tensor, reference: torch.Tensor) -> int:

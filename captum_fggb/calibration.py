@@ -28,6 +28,7 @@ Typical use::
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple, Union
 
@@ -150,25 +151,44 @@ def _check_far(far: object) -> float:
     return float(far)
 
 
+def _check_threshold(threshold: object, s: np.ndarray) -> float:
+    """``threshold`` as a float; for cosine scores (all in ``[-1, 1]``) it must lie in ``[-1, 1]``
+    too, or be the reject-all candidate just above 1 (``numpy.nextafter(1.0, inf)``)."""
+    if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"threshold must be a real number, got {threshold!r}")
+    t = float(threshold)
+    if not np.isfinite(t):
+        raise InvalidInputError(f"threshold must be a finite number, got {threshold!r}")
+    cosine = s.min() >= -1.0 and s.max() <= 1.0
+    if cosine and not -1.0 <= t <= np.nextafter(1.0, np.inf):
+        raise InvalidInputError(
+            f"threshold={t!r} is outside [-1, 1], the range of these cosine scores, so it would "
+            f"{'reject' if t > 1 else 'accept'} every pair; pass a cosine-similarity threshold "
+            "(a Euclidean-distance threshold must be converted first)"
+        )
+    return t
+
+
 def evaluate_threshold(scores: ArrayLike, labels: ArrayLike, threshold: float) -> OperatingPoint:
     """FAR, FRR and accuracy of ``accept iff score >= threshold``.
 
     Args:
         scores: ``(N,)`` similarity scores (higher = more similar).
         labels: ``(N,)`` bool or 0/1, ``True`` = genuine pair.
-        threshold: the decision threshold.
+        threshold: the decision threshold. When every score lies in ``[-1, 1]`` (cosine
+            scores) it must lie in ``[-1, 1]`` too, or be the reject-all candidate just above 1.
 
     Returns:
         :class:`OperatingPoint`.
 
     Raises:
-        InvalidInputError: mismatched or non-1-D inputs, non-finite scores, labels not 0/1, or
-            only one class present.
+        TypeError: ``threshold`` is not a real number.
+        InvalidInputError: mismatched or non-1-D inputs, non-finite scores, labels not 0/1, only
+            one class present, or a non-finite threshold (or one outside ``[-1, 1]`` for cosine
+            scores).
     """
     s, y = _check(scores, labels)
-    t = float(threshold)
-    if not np.isfinite(t):
-        raise InvalidInputError(f"threshold must be a finite number, got {threshold!r}")
+    t = _check_threshold(threshold, s)
     accept = s >= t
     return OperatingPoint(
         threshold=t,

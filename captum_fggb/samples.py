@@ -10,10 +10,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Dict, List, Tuple, Union
 
-import numpy as np
 import torch
-from PIL import Image
 
+from ._image_io import read_rgb
 from .errors import InvalidInputError
 
 __all__ = [
@@ -75,19 +74,16 @@ def credits_path() -> Path:
 def load_image(path: Union[str, Path]) -> torch.Tensor:
     """Read an image file as a ``(3, H, W)`` float32 RGB tensor in ``[0, 1]`` (no alignment).
 
+    The file is decoded like :func:`captum_fggb.align.align_face` decodes photos: EXIF orientation
+    applied, grayscale replicated to RGB, an alpha channel dropped, 16-bit values ``v`` read as
+    ``v / 65535`` (rounded to 8 bits, ``round(v / 257) / 255``); a floating-point image file raises.
+
     Raises:
         FileNotFoundError: the file does not exist.
-        InvalidInputError: the file is not a readable image.
+        InvalidInputError: the file is not a readable image (corrupt, truncated, not an image).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
-    try:
-        with Image.open(path) as img:
-            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidInputError(f"cannot read {path} as an image ({exc}); pass a JPEG or PNG file") from exc
-    return torch.from_numpy(rgb.copy()).permute(2, 0, 1).float().div_(255.0)
+    rgb, _ = read_rgb(Path(path))
+    return torch.tensor(rgb).permute(2, 0, 1).float().div_(255.0)
 
 
 def load_sample(name: str) -> torch.Tensor:

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_model_input
 from ._backbone import FaceBackbone, finish, init_random
 
 __all__ = ["BasicBlockIR", "AdaFaceIR", "adaface_ir18", "adaface_ir50", "adaface_ir101"]
@@ -109,7 +110,12 @@ class AdaFaceIR(FaceBackbone):
         Returns:
             ``(N, 512)`` L2-normalised embeddings and the ``(N, 1)`` norms of the raw features
             (AdaFace's feature-norm image-quality proxy).
+
+        Raises:
+            TypeError, InvalidInputError: ``x`` is not such a batch (see
+                :func:`captum_fggb._checks.check_model_input`).
         """
+        check_model_input(self, x)
         x = (x.flip(1) - 0.5) / 0.5  # RGB -> BGR, as AdaFace was trained (cv2 channel order)
         feature = self.output_layer(self.body(self.input_layer(x)))
         norm = torch.linalg.vector_norm(feature, dim=1, keepdim=True)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_model_input
 from ..errors import MissingDependencyError, ModelFileError
 from ._dlib_dat import DatLayer, DatNetwork, read_dat
 from ._files import DLIB_RESNET_DAT, verified_path
@@ -142,7 +143,13 @@ class DlibResNet(nn.Module):
         self.fc = nn.Linear(256, 128, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed ``(N, 3, 150, 150)`` RGB face chips in ``[0, 1]``; returns ``(N, 128)``."""
+        """Embed ``(N, 3, 150, 150)`` RGB face chips in ``[0, 1]``; returns ``(N, 128)``.
+
+        Raises:
+            TypeError, InvalidInputError: ``x`` is not such a batch (see
+                :func:`captum_fggb._checks.check_model_input`).
+        """
+        check_model_input(self, x)
         x = (x * 255.0 - self.mean) * (1.0 / 256.0)
         return self.fc(self.pool(self.units(self.stem(x))).flatten(1))
 

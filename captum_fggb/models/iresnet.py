@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
+from .._checks import check_model_input
 from ._backbone import FaceBackbone, finish, init_random
 
 __all__ = ["IBasicBlock", "IResNet", "iresnet18", "iresnet34", "iresnet50", "iresnet100"]
@@ -96,7 +97,13 @@ class IResNet(FaceBackbone):
         init_random(self, [m.bn3 for m in self.modules() if isinstance(m, IBasicBlock)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed ``(N, 3, 112, 112)`` RGB images in ``[0, 1]``; returns ``(N, num_features)``."""
+        """Embed ``(N, 3, 112, 112)`` RGB images in ``[0, 1]``; returns ``(N, num_features)``.
+
+        Raises:
+            TypeError, InvalidInputError: ``x`` is not such a batch (see
+                :func:`captum_fggb._checks.check_model_input`).
+        """
+        check_model_input(self, x)
         x = (x - 0.5) / 0.5
         x = self.prelu(self.bn1(self.conv1(x)))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))

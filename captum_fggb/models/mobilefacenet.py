@@ -18,6 +18,7 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
+from .._checks import check_model_input
 from ._backbone import FaceBackbone, finish, init_random
 
 __all__ = ["MobileFaceNet", "mobilefacenet"]
@@ -158,7 +159,13 @@ class MobileFaceNet(FaceBackbone):
         init_random(self, branch_ends)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed ``(N, 3, 112, 112)`` RGB images in ``[0, 1]``; returns ``(N, num_features)``."""
+        """Embed ``(N, 3, 112, 112)`` RGB images in ``[0, 1]``; returns ``(N, num_features)``.
+
+        Raises:
+            TypeError, InvalidInputError: ``x`` is not such a batch (see
+                :func:`captum_fggb._checks.check_model_input`).
+        """
+        check_model_input(self, x)
         return self.features(self.conv_sep(self.layers((x - 0.5) / 0.5)))
 
 

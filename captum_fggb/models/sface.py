@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._checks import check_model_input
 from ..errors import ModelFileError
 from ._files import SFACE_ONNX, verified_path
 from ._onnx import onnx_tensors
@@ -83,7 +84,13 @@ class SFace(nn.Module):
         self.bn2 = nn.BatchNorm1d(128, eps=2e-5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed ``(N, 3, 112, 112)`` RGB images in ``[0, 1]``; returns ``(N, 128)``."""
+        """Embed ``(N, 3, 112, 112)`` RGB images in ``[0, 1]``; returns ``(N, 128)``.
+
+        Raises:
+            TypeError, InvalidInputError: ``x`` is not such a batch (see
+                :func:`captum_fggb._checks.check_model_input`).
+        """
+        check_model_input(self, x)
         x = (x * 255.0 - 127.5) * (1.0 / 128.0)
         x = self.bn1(self.features(x))
         return self.bn2(self.fc(self.dropout(x).flatten(1)))
