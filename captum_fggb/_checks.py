@@ -142,7 +142,7 @@ def check_model_input(model: nn.Module, images: object) -> None:
     first = next(model.parameters(), None)
     dtype = torch.float32 if first is None else first.dtype
     try:
-        check_images(images, "images", size=getattr(model, "input_size", None), dtype=dtype)
+        check_images(images, "x", size=getattr(model, "input_size", None), dtype=dtype)
     except (TypeError, InvalidInputError) as exc:
         raise type(exc)(f"{type(model).__name__}.forward: {exc}") from None
 

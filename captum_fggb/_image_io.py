@@ -7,7 +7,10 @@ Conversion rules (documented in :func:`captum_fggb.align.align_face`):
 * Grayscale is replicated to three channels; an alpha channel is dropped (the colour values are
   used as stored, as OpenCV's ``imread`` and ``face_recognition`` do); palette, CMYK and YCbCr
   images are converted to RGB by Pillow.
-* 16-bit values ``v`` in ``[0, 65535]`` become ``round(v / 257)`` in ``[0, 255]`` (full range kept).
+* 16-bit values ``v`` in ``[0, 65535]`` become ``round(v / 257)`` in ``[0, 255]`` (full range kept)
+  for 16-bit grayscale files and ``uint16`` arrays; 16-bit RGB(A) files (48/64-bit PNG) are
+  reduced to 8 bits by Pillow itself, which keeps the high byte (``v // 256``, at most one level
+  below ``round(v / 257)``).
 * Floating-point images are accepted only as tensors, with values in ``[0, 1]`` (the package's
   convention); they become ``round(255 x)``. Float numpy arrays and float image files raise, since
   their range is ambiguous.

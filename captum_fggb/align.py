@@ -187,7 +187,8 @@ def align_face(
 
     Input conversion: EXIF orientation is applied (files and PIL images); grayscale is replicated
     to RGB; an alpha channel is dropped (colours used as stored); 16-bit values ``v`` become
-    ``round(v / 257)``; float images are accepted only as tensors in ``[0, 1]``.
+    ``round(v / 257)`` (16-bit RGB files: ``v // 256``, Pillow's reading); float images are
+    accepted only as tensors in ``[0, 1]``.
 
     Args:
         image: a file path (``str`` / ``pathlib.Path``), a ``PIL.Image.Image``, a numpy array

