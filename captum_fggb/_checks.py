@@ -147,6 +147,20 @@ def check_model_input(model: nn.Module, images: object) -> None:
         raise type(exc)(f"{type(model).__name__}.forward: {exc}") from None
 
 
+def check_gradients_available(what: str) -> None:
+    """Refuse to run a gradient explanation under ``torch.inference_mode()``, where autograd is
+    off for good (``torch.no_grad()`` is fine: explanations re-enable gradients inside).
+
+    Raises:
+        InvalidInputError: inference mode is active.
+    """
+    if torch.is_inference_mode_enabled():
+        raise InvalidInputError(
+            f"{what} needs gradients but torch.inference_mode() is active; call it outside "
+            "inference mode (inside torch.no_grad() is fine)"
+        )
+
+
 def check_pair_batches(probe: torch.Tensor, reference: torch.Tensor) -> int:
     """Check that two image batches can be paired and return the paired batch size.
 

@@ -65,7 +65,11 @@ class FGGB(GradientAttribution):
 
     Args:
         pair (FaceVerificationPair): the verification model to explain; its embedder is
-            borrowed (eval semantics, frozen parameters) and handed back unchanged.
+            borrowed (eval semantics, frozen parameters) and handed back unchanged: a model in
+            training mode is explained with eval-mode semantics (BatchNorm running statistics,
+            no dropout) and handed back in training mode, with every ``requires_grad``,
+            ``.grad``, hook and weight as it was, also when the call raises. The caller's image
+            tensors are never modified (values, ``requires_grad``, ``.grad``).
         smoothing_sigma (float, optional): standard deviation in pixels of a Gaussian blur
             applied to the signed map before the split (the FAME scripts use 5 with a 25-pixel
             kernel). Default: ``None`` (no smoothing, the paper's equations).

@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from ._checks import check_gradients_available
 from .errors import InvalidInputError
 
 __all__ = ["dimension_maps"]
@@ -42,7 +43,8 @@ def dimension_maps(
 
     Args:
         pair: the :class:`~captum_fggb.FaceVerificationPair` whose embedder is differentiated.
-        images: ``(N, 3, H, W)`` RGB in ``[0, 1]``, already validated. Not modified.
+        images: ``(N, 3, H, W)`` RGB in ``[0, 1]``, already validated. Not modified (a detached
+            alias is differentiated; tensors created under ``torch.inference_mode()`` are copied).
         internal_batch_size: embedding dimensions per backward pass. ``None`` or 1 loops over the
             dimensions with one ``autograd.grad`` each (fastest on CPU); larger values batch that
             many dimensions into one vectorised backward (``is_grads_batched``), trading memory
@@ -52,8 +54,13 @@ def dimension_maps(
         ``(maps, unit)``: ``maps`` is ``(N, D, H, W)``, each ``maps[n, k]`` non-negative with unit
         L2 norm (all zeros where the gradient vanishes); ``unit`` is ``(N, D)``, the L2-normalised
         embeddings (detached).
+
+    Raises:
+        InvalidInputError: called under ``torch.inference_mode()`` (``torch.no_grad()`` is fine).
     """
-    x = images.detach().requires_grad_(True)
+    check_gradients_available("FGGB")
+    x = images.detach()
+    x = (x.clone() if x.is_inference() else x).requires_grad_(True)  # never the caller's tensor
     with torch.enable_grad():
         unit = F.normalize(pair._embed(x), dim=1)
         n, dims = unit.shape
