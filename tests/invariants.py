@@ -159,7 +159,10 @@ class FailOnForward(nn.Module):
 
 
 class _CountBackward(torch.autograd.Function):
-    """Identity whose backward calls ``owner.on_backward()`` (which may raise)."""
+    """Identity whose backward calls ``owner.on_backward()`` (which may raise); also under the
+    ``vmap`` of a batched backward (``is_grads_batched``), where it is called once per pass."""
+
+    generate_vmap_rule = True
 
     @staticmethod
     def forward(x: torch.Tensor, owner: "FailOnBackward") -> torch.Tensor:
