@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from captum.attr import NoiseTunnel
 from PIL import Image
 from torch import nn
 
@@ -237,6 +238,7 @@ def _rows_images() -> List[Row]:
         # allowed: NoiseTunnel-size excursions around [0, 1], the bounds themselves, and 1 vs K
         ("pair-noise-excursion-allowed", lambda f: tiny_pair()(img(2) * 1.6 - 0.3, img(2) + 0.4 * torch.randn(2, 3, *S)), None, ()),
         ("pair-range-bounds-allowed", lambda f: tiny_pair()(img().clamp(0, 1).index_fill_(3, torch.tensor([0, 1]), 3.0), img() - 2.0 * (img() > 0.5)), None, ()),
+        ("noise-tunnel-fggb-allowed", lambda f: NoiseTunnel(cf.FGGB(tiny_pair())).attribute((img(2), img(2)), nt_samples=3, stdevs=0.3), None, ()),
         ("pair-1-vs-k-allowed", lambda f: tiny_pair()(img(1), img(4)), None, ()),
         ("pair-k-vs-1-allowed", lambda f: tiny_pair()(img(4), img(1)), None, ()),
     ]
@@ -530,20 +532,23 @@ CLI_ROWS: List[CliRow] = [
     ("cli-checkpoint-without-threshold", lambda f: ["explain", _photo(), _photo("macron_2"), "--model", str(f.good_checkpoint), "--arch", "mobilefacenet"], ("--threshold",)),
     ("cli-checkpoint-wrong-keys", lambda f: ["explain", _photo(), _photo("macron_2"), "--model", str(f.wrong_keys_checkpoint), "--arch", "mobilefacenet", "-t", "0.3"], ("missing keys", "conv_sep.layers.0.weight")),
     ("cli-checkpoint-pickle-runs-code", lambda f: ["explain", _photo(), _photo("macron_2"), "--model", str(f.evil_checkpoint), "--arch", "mobilefacenet", "-t", "0.3"], ("refused", "weights_only=True")),
+    ("cli-demo-output-under-a-file", lambda f: ["demo", "--output", str(f.text / "demo.png")], ("--output", "notes.jpg", "cannot create the folder", "writable folder")),
+    ("cli-explain-output-is-a-folder", lambda f: ["explain", _photo(), _photo("macron_2"), "--output", str(f.root)], ("--output", "is a folder", "figure.png")),
     ("cli-checkpoint-missing", lambda f: ["explain", _photo(), _photo("macron_2"), "--model", str(f.root / "nope.pth"), "--arch", "iresnet50"], ("checkpoint file not found",)),
 ]
 
 
 @pytest.mark.parametrize("row", [pytest.param(row, id=row[0]) for row in CLI_ROWS])
 def test_cli_bad_input(row: CliRow, files: Files, capsys: pytest.CaptureFixture[str]) -> None:
-    _, argv, fragments = row
+    _, make_argv, fragments = row
     output = files.root / "never.png"
-    status = cli_main(argv(files) + ["-o", str(output)])
+    argv = make_argv(files)
+    status = cli_main(argv + ([] if "--output" in argv else ["-o", str(output)]))
     out, err = capsys.readouterr()
     assert status == 2 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith("captum-fggb explain: error: ") and "Traceback" not in err
+    assert lines[0].startswith(f"captum-fggb {argv[0]}: error: ") and "Traceback" not in err
     missing = [fragment for fragment in fragments if fragment not in lines[0]]
     assert not missing, f"{lines[0]!r} lacks {missing}"
     assert not output.exists() and not files.marker.exists()
@@ -559,3 +564,12 @@ def test_cli_subprocess_prints_one_line_and_exits_2(files: Files) -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "notes.jpg" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_cli_usage_errors_exit_2_and_name_the_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    """Command-line syntax errors are argparse's: the usage line, then one error line; status 2."""
+    with pytest.raises(SystemExit) as info:
+        cli_main(["explain", _photo()])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "captum-fggb explain: error: the following arguments are required: reference"

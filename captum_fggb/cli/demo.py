@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
-
 import torch
+
+from ._output import prepare_output
 
 DEFAULT_OUTPUT = "captum-fggb-demo.png"
 
@@ -28,8 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import FGGB, FaceVerificationPair, models, samples
     from ..viz import PairRow, pair_figure, region_summary
 
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)  # fail before the work, not after
+    output = prepare_output(args.output)  # fail before the work, not after
     torch.manual_seed(0)
     pair = FaceVerificationPair(models.sface())
     fggb = FGGB(pair)

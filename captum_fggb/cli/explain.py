@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidInputError
+from ._output import prepare_output
 
 DEFAULT_OUTPUT = "captum-fggb-explain.png"
 #: ``--model`` names → registry names of pretrained models.
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from ..viz import PairRow, pair_figure
 
     threshold = _threshold(args.threshold)
+    output = prepare_output(args.output)  # fail before the work, not after
     for photo in (args.probe, args.reference):
         if not Path(photo).is_file():
             raise FileNotFoundError(f"image file not found: {photo}")
@@ -125,7 +127,6 @@ def run(args: argparse.Namespace) -> int:
 
     row = PairRow(probe[0], reference[0], signed_probe[0], signed_reference[0], score, pair.threshold,
                   label=f"{Path(args.probe).name} vs {Path(args.reference).name} ({label})")
-    output = Path(args.output)
     pair_figure([row], output)
     written = str(output.resolve())
     if args.json:
