@@ -74,7 +74,7 @@ def credits_path() -> Path:
 def load_image(path: Union[str, Path]) -> torch.Tensor:
     """Read an image file as a ``(3, H, W)`` float32 RGB tensor in ``[0, 1]`` (no alignment).
 
-    The file is decoded like :func:`captum_fggb.align.align_face` decodes photos: EXIF orientation
+    The file is decoded like ``captum_fggb.align.align_face`` decodes photos: EXIF orientation
     applied, grayscale replicated to RGB, an alpha channel dropped, 16-bit grayscale values ``v``
     read as ``round(v / 257) / 255`` (16-bit RGB files: ``(v // 256) / 255``, Pillow's reading); a
     floating-point image file raises.

@@ -14,6 +14,7 @@ Everything here fails before the heavy work, or runs on the 16x16 ``TinyEmbedder
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import os
 import subprocess
@@ -45,6 +46,8 @@ from captum_fggb.models._files import sha256_of, verified_path
 
 from tests.helpers import TinyEmbedder
 
+# The registry warns that GuidedBackprop equals Saliency on PReLU models such as TinyEmbedder.
+pytestmark = pytest.mark.filterwarnings("ignore:.*GuidedBackprop only modifies nn.ReLU:UserWarning")
 REPO = Path(__file__).resolve().parents[1]
 ALLOWED = (ValueError, TypeError, FileNotFoundError, CaptumFGGBError)
 S = (16, 16)  # TinyEmbedder's input size
@@ -152,6 +155,11 @@ class Files:
         payload = self.good_checkpoint.read_bytes()
         return self._write("truncated.pt", payload[: len(payload) // 3])
 
+    @cached_property
+    def eval_csv(self) -> Path:  # one genuine and one impostor pair of shipped 112x112 crops
+        crop = lambda name: str(samples.aligned_path(name))  # noqa: E731
+        return self.csv("eval.csv", [[crop("macron_1"), crop("macron_2"), "1"], [crop("macron_1"), crop("obama_1"), "0"]])
+
     def csv(self, name: str, rows: Sequence[Sequence[str]], header: str = "path_a,path_b,same") -> Path:
         path = self.root / name
         with open(path, "w", newline="") as handle:
@@ -193,10 +201,13 @@ class Returns(nn.Module):
     def __init__(self, make: Callable[[torch.Tensor], Any]) -> None:
         super().__init__()
         self.make = make
-        self.scale = nn.Parameter(torch.ones(()))
+        self.conv = nn.Conv2d(3, 3, 1)  # identity; a spatial layer for LayerGradCam
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.eye(3).view(3, 3, 1, 1))
+            self.conv.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> Any:
-        return self.make(x.flatten(1)[:, :24] * self.scale)
+        return self.make(self.conv(x).flatten(1)[:, :24])
 
 
 # ---------------------------------------------------------------- the rows
@@ -476,6 +487,40 @@ def _dlib(**kw: Any) -> nn.Module:
     return models.dlib_resnet(**kw)
 
 
+try:
+    from captum_fggb import methods as registry
+except ImportError:  # the methods registry has not landed in this checkout
+    registry = None
+METHOD_NAMES = registry.available() if registry is not None else []
+
+
+def _rows_methods() -> List[Row]:
+    """The call contract of every registered method (FGGB's), on the tiny model."""
+    rows: List[Row] = []
+    for name in METHOD_NAMES:
+        get = (lambda name: lambda embedder=None: registry.get(name, cf.FaceVerificationPair(embedder or TinyEmbedder(), threshold=0.2)))(name)
+        rows += [
+            (f"method-{name}-map-unknown", (lambda get: lambda f: get().attribute((img(), img()), map="both"))(get), InvalidInputError, ("map='both'", "'similarity'")),
+            (f"method-{name}-batch-mismatch", (lambda get: lambda f: get().attribute((img(2), img(3))))(get), InvalidInputError, ("batch size 2", "reference has 3")),
+            (f"method-{name}-probe-uint8", (lambda get: lambda f: get().attribute(((img() * 255).byte(), img())))(get), InvalidInputError, ("probe", "integer dtype")),
+            (f"method-{name}-reference-0-255", (lambda get: lambda f: get().attribute(img(), additional_forward_args=(img() * 255,)))(get), InvalidInputError, ("reference", "divide it by 255")),
+            (f"method-{name}-empty-batch", (lambda get: lambda f: get().attribute((torch.rand(0, 3, *S), img())))(get), InvalidInputError, ("probe", "empty batch")),
+            (f"method-{name}-wrong-size", (lambda get: lambda f: get().attribute((img(size=(20, 20)), img())))(get), InvalidInputError, ("probe", "expects (16, 16)")),
+            (f"method-{name}-no-reference", (lambda get: lambda f: get().attribute(img()))(get), InvalidInputError, ("needs its reference",)),
+            (f"method-{name}-of-an-embedder", (lambda name: lambda f: registry.get(name, TinyEmbedder()))(name), TypeError, ("FaceVerificationPair",)),
+        ]
+        if name != "Random":  # Random never runs the model, so it cannot see the embedder's output
+            for kind, make, frags in (_OUTPUTS[0], _OUTPUTS[5]):  # a tuple; a zero-norm row
+                call = (lambda get, make: lambda f: get(Returns(make)).attribute((img(2), img(2))))(get, make)
+                rows.append((f"method-{name}-embedder-{kind}", call, EmbedderOutputError, frags))
+    if registry is not None:
+        rows += [
+            ("methods-unknown-name", lambda f: registry.get("gradcam", tiny_pair()), InvalidInputError, ("unknown method 'gradcam'", "available methods", "FGGB")),
+            ("methods-unknown-option", lambda f: registry.get("FGGB", tiny_pair(), n_steps=4), InvalidInputError, ("FGGB has no option 'n_steps'", "its options")),
+        ]
+    return rows
+
+
 ROWS: List[Row] = (
     _rows_images()
     + _rows_embedders()
@@ -485,6 +530,7 @@ ROWS: List[Row] = (
     + _rows_alignment()
     + _rows_data()
     + _rows_model_files()
+    + _rows_methods()
 )
 
 
@@ -536,6 +582,25 @@ CLI_ROWS: List[CliRow] = [
     ("cli-explain-output-is-a-folder", lambda f: ["explain", _photo(), _photo("macron_2"), "--output", str(f.root)], ("--output", "is a folder", "figure.png")),
     ("cli-checkpoint-missing", lambda f: ["explain", _photo(), _photo("macron_2"), "--model", str(f.root / "nope.pth"), "--arch", "iresnet50"], ("checkpoint file not found",)),
 ]
+
+
+
+def _evaluate(f: Files, *extra: str, pairs: Optional[Path] = None, root: Optional[Path] = None) -> List[str]:
+    return ["evaluate", "--pairs", str(pairs or f.eval_csv), "--root", str(root or f.root), "--no-progress", *extra]
+
+
+if importlib.util.find_spec("captum_fggb.cli.evaluate") is not None:  # the evaluate CLI has landed
+    CLI_ROWS += [
+        ("cli-evaluate-pairs-missing", lambda f: _evaluate(f, pairs=f.root / "absent.csv"), ("--pairs", "absent.csv", "does not exist")),
+        ("cli-evaluate-root-missing", lambda f: _evaluate(f, root=f.root / "absent"), ("--root", "is not a folder")),
+        ("cli-evaluate-threshold-1.5", lambda f: _evaluate(f, "--threshold", "1.5"), ("threshold=1.5", "outside [-1, 1]")),
+        ("cli-evaluate-unknown-method", lambda f: _evaluate(f, "--methods", "Nope"), ("unknown method 'Nope'", "available methods")),
+        ("cli-evaluate-unknown-device", lambda f: _evaluate(f, "--device", "tpu"), ("--device 'tpu'", "cpu, cuda or auto")),
+        ("cli-evaluate-option-malformed", lambda f: _evaluate(f, "--option", "CorrRISE.n_masks"), ("--option", "METHOD.KEY=VALUE")),
+        ("cli-evaluate-option-unknown", lambda f: _evaluate(f, "--methods", "CorrRISE", "--option", "CorrRISE.bogus=3"), ("CorrRISE has no option 'bogus'",)),
+        ("cli-evaluate-steps-0", lambda f: _evaluate(f, "--steps", "0"), ("steps must be an int >= 2",)),
+        ("cli-evaluate-folds-with-csv", lambda f: _evaluate(f, "--folds", "1"), ("--folds and --crops apply to LFW",)),
+    ]
 
 
 @pytest.mark.parametrize("row", [pytest.param(row, id=row[0]) for row in CLI_ROWS])

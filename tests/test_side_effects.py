@@ -28,6 +28,8 @@ from captum_fggb.errors import InvalidInputError
 
 from tests.invariants import FailOnBackward, FailOnForward, Injected, ModelState, TensorState, unusual_embedder
 
+# The registry warns that GuidedBackprop equals Saliency on PReLU models such as TinyEmbedder.
+pytestmark = pytest.mark.filterwarnings("ignore:.*GuidedBackprop only modifies nn.ReLU:UserWarning")
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 #: How a pair can be handed to an attribution method: (inputs, additional_forward_args).
@@ -251,3 +253,97 @@ def test_docstrings_state_the_guarantee() -> None:
     fggb_doc = " ".join(cf.FGGB.__doc__.split())
     assert "explained with eval-mode semantics" in fggb_doc and "handed back in training mode" in fggb_doc
     assert "also when the call raises" in fggb_doc and "never modified" in fggb_doc
+
+
+# ---------------------------------------------------------------- every registered method
+try:
+    from captum_fggb import methods as registry
+except ImportError:  # the methods registry has not landed in this checkout
+    registry = None
+
+METHOD_NAMES = registry.available() if registry is not None else []
+#: Cheap settings for the 8-16 pixel TinyEmbedder (methods not listed use their defaults).
+FAST_OPTIONS: Dict[str, Dict[str, Any]] = {
+    "CorrRISE": {"n_masks": 16},
+    "IntegratedGradients": {"n_steps": 4},
+    "LIME": {"n_samples": 12, "feature_mask": "grid", "n_segments": 4},
+    "KernelShap": {"n_samples": 12, "feature_mask": "grid", "n_segments": 4},
+}
+
+
+def build(name: str, pair: cf.FaceVerificationPair) -> Any:
+    """Method ``name`` of the registry on ``pair``, with the cheap options it accepts."""
+    accepted = set(registry.options(name))
+    options = {k: v for k, v in FAST_OPTIONS.get(name, {}).items() if k in accepted}
+    return registry.get(name, pair, **options)
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+@settings(SETTINGS, max_examples=6)
+@given(
+    seed=st.integers(0, 2**16),
+    sizes=batch_sizes,
+    map_name=st.sampled_from(MAPS),
+    call=st.sampled_from(sorted(CALLS)),
+    requires_grad=st.booleans(),
+)
+def test_every_method_has_no_side_effects_and_is_deterministic(
+    name: str, seed: int, sizes: Tuple[int, int], map_name: str, call: str, requires_grad: bool
+) -> None:
+    model = unusual_embedder(seed, 6, 12)
+    pair = cf.FaceVerificationPair(model, threshold=0.2)
+    a, b = images(sizes[0], 12, seed, requires_grad), images(sizes[1], 12, seed + 1)
+    check = snapshot(pair, a, b)
+    rng = torch.get_rng_state()
+
+    first = run(build(name, pair), a, b, call, map=map_name)
+    check()
+    assert torch.equal(torch.get_rng_state(), rng), f"{name} changed the global random state"
+    assert all(m.shape == (max(sizes), 3, 12, 12) and torch.isfinite(m).all() for m in first)
+    assert all(not m.requires_grad for m in first)
+    again = run(build(name, pair), a, b, call, map=map_name)  # a fresh object: run to run
+    assert all(torch.equal(x, y) for x, y in zip(first, again)), f"{name} is not deterministic"
+    check()
+
+    # eval-mode semantics: the same maps as an explicitly evaluated copy of the model
+    twin = cf.FaceVerificationPair(copy.deepcopy(model).eval(), threshold=0.2)
+    expected = run(build(name, twin), a.detach(), b, call, map=map_name)
+    for got, want in zip(first, expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+@pytest.mark.parametrize("where, fail_at", [("forward", 1), ("forward", 2), ("forward", 3), ("backward", 1), ("backward", 4)])
+def test_every_method_failing_midway_has_no_side_effects(name: str, where: str, fail_at: int) -> None:
+    inner = unusual_embedder(3, 6, 12)
+    faulty = (FailOnForward if where == "forward" else FailOnBackward)(inner, fail_at)
+    pair = cf.FaceVerificationPair(faulty, threshold=0.2)
+    a, b = images(2, 12, 5, requires_grad=True), images(2, 12, 6)
+    check = snapshot(pair, a, b)
+    rng = torch.get_rng_state()
+    try:
+        run(build(name, pair), a, b, "both")
+    except Injected:
+        pass
+    check()
+    assert torch.equal(torch.get_rng_state(), rng)
+    faulty.fail_at = -1  # still usable, with the same result as an untouched model
+    again = run(build(name, pair), a, b, "both")
+    fresh = run(build(name, cf.FaceVerificationPair(unusual_embedder(3, 6, 12), threshold=0.2)), a, b, "both")
+    assert all(torch.equal(x, y) for x, y in zip(again, fresh))
+    check()
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_every_method_refuses_inference_mode_or_works_in_it(name: str) -> None:
+    """Under ``torch.inference_mode()`` a method either raises a clear error or gives its usual maps."""
+    pair = cf.FaceVerificationPair(unusual_embedder(0, 6, 12), threshold=0.2)
+    a, b = images(1, 12, 0), images(1, 12, 1)
+    expected = run(build(name, pair), a, b, "both")
+    with torch.inference_mode():
+        try:
+            got = run(build(name, pair), a, b, "both")
+        except InvalidInputError as exc:
+            assert "inference_mode() is active" in str(exc)
+        else:
+            assert all(torch.equal(x, y) for x, y in zip(got, expected))
