@@ -27,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from .. import FGGB, FaceVerificationPair, models, samples
     from ..viz import PairRow, pair_figure
 
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)  # fail before the work, not after
     torch.manual_seed(0)
     pair = FaceVerificationPair(models.sface())
     fggb = FGGB(pair)
@@ -43,7 +45,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{kind:9s} {name_a} vs {name_b}: cosine {score:.3f} "
               f"(threshold {pair.threshold:.3f}) -> {row.decision}   [FGGB {seconds:.1f} s]")
         rows.append(row)
-    output = Path(args.output)
     pair_figure(rows, output)
     print(f"figure written to {output.resolve()}")
     return 0
