@@ -117,6 +117,6 @@ class PairMethodBase:
         outputs = []
         for images, other_unit in explained:
             x = expand_batch(images.detach(), n).clone()
-            signed = side(x, other_unit).detach()
+            signed = side(x, other_unit).detach().to(x.dtype)
             outputs.append(to_input_shape(select_map(signed, map_name), images.shape[1]))
         return parsed.format(tuple(outputs))
