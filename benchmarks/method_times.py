@@ -53,7 +53,8 @@ def main() -> int:
             runs.append(time.perf_counter() - start)
         seconds = statistics.median(runs)
         pos, neg = float(signed_a[:, 0].clamp(min=0).sum()), float((-signed_a[:, 0]).clamp(min=0).sum())
-        results[name] = {"seconds_per_pair": seconds, "runs": runs, "positive_mass_probe": pos, "negative_mass_probe": neg}
+        results[name] = {"seconds_per_pair": seconds, "runs": runs,
+                         "positive_mass_probe": pos, "negative_mass_probe": neg}
         print(f"{name:20s} {seconds:8.2f}  {pos:11.4g} {neg:11.4g}", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.json:

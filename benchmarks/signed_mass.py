@@ -62,8 +62,9 @@ def main() -> int:
             positive = signed.clamp(min=0).sum(dim=(1, 2))
             negative = (-signed).clamp(min=0).sum(dim=(1, 2))
             for k, (other, genuine) in enumerate(others):
-                records.append({"method": name, "set": set_name, "id_a": image_id, "id_b": other, "genuine": genuine,
-                                "score": float(scores[k]), "positive": float(positive[k]), "negative": float(negative[k])})
+                records.append({"method": name, "set": set_name, "id_a": image_id, "id_b": other,
+                                "genuine": genuine, "score": float(scores[k]),
+                                "positive": float(positive[k]), "negative": float(negative[k])})
         print(f"{set_name}/{image_id}: {len(others)} pairs, {time.perf_counter() - start:.0f} s", flush=True)
 
     print(f"\n{'method':14s} {'set':22s} {'accepted genuine':>18s} {'rejected impostor':>18s}")

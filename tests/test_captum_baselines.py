@@ -82,7 +82,8 @@ def test_saliency_and_input_x_gradient(tiny_pair, tiny_batch):
 def test_integrated_gradients_black_baseline_and_completeness(tiny_pair, tiny_batch):
     a, b = tiny_batch
     model = tiny_pair.embedder
-    maps = PairIntegratedGradients(tiny_pair, n_steps=64, internal_batch_size=40).attribute(a, additional_forward_args=(b,))
+    ig = PairIntegratedGradients(tiny_pair, n_steps=64, internal_batch_size=40)
+    maps = ig.attribute(a, additional_forward_args=(b,))
     with torch.no_grad():
         e_ref = F.normalize(model(b), dim=1)
     plain = IntegratedGradients(lambda x, e: (F.normalize(model(x), dim=1) * e).sum(dim=1))
@@ -116,7 +117,8 @@ def test_guided_backprop_on_relu_and_prelu_models(tiny_batch):
     prelu = FaceVerificationPair(TinyEmbedder(), threshold=0.2)
     with pytest.warns(UserWarning, match="PReLU"):
         gbp = PairGuidedBackprop(prelu)
-    assert torch.allclose(gbp.attribute(a, additional_forward_args=(b,)), PairSaliency(prelu).attribute(a, additional_forward_args=(b,)))
+    saliency = PairSaliency(prelu).attribute(a, additional_forward_args=(b,))
+    assert torch.allclose(gbp.attribute(a, additional_forward_args=(b,)), saliency)
 
     model = TinyEmbedder()
     model.act1, model.act2 = nn.ReLU(), nn.ReLU()
@@ -165,7 +167,8 @@ def test_layer_gradcam_signed_and_upsampled(tiny_pair, tiny_batch, sface_model):
 
 def test_occlusion_matches_sliding_window_loop(tiny_pair):
     a, b = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
-    maps = PairOcclusion(tiny_pair, window=28, stride=14, perturbations_per_eval=7).attribute(a, additional_forward_args=(b,))
+    occlusion = PairOcclusion(tiny_pair, window=28, stride=14, perturbations_per_eval=7)
+    maps = occlusion.attribute(a, additional_forward_args=(b,))
     f = score_fn(tiny_pair.embedder, b)
     total, count = torch.zeros(16, 16), torch.zeros(16, 16)
     with torch.no_grad():  # window 28 -> 4 px, stride 14 -> 2 px at 16x16
@@ -202,7 +205,8 @@ def test_lime_and_kernel_shap_recover_an_exact_local_model(method):
     pair = FaceVerificationPair(Quadrant(), threshold=0.2)
     a, b = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
     options = {"ridge": 0.0} if method is PairLime else {}
-    maps = method(pair, feature_mask="grid", n_segments=4, n_samples=40, **options).attribute(a, additional_forward_args=(b,))
+    explainer = method(pair, feature_mask="grid", n_segments=4, n_samples=40, **options)
+    maps = explainer.attribute(a, additional_forward_args=(b,))
     blacked = a.clone()
     blacked[:, :, :8, :8] = 0
     with torch.no_grad():
@@ -218,7 +222,8 @@ def test_lime_defaults_seeding_and_superpixels(tiny_pair, tiny_batch, shared, fa
     first = lime.attribute(a, additional_forward_args=(b,))
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG is untouched
     assert torch.equal(first, lime.attribute(a, additional_forward_args=(b,)))
-    assert not torch.equal(first, PairLime(tiny_pair, n_samples=30, n_segments=9, feature_mask="grid", seed=1).attribute(a, additional_forward_args=(b,)))
+    other_seed = PairLime(tiny_pair, n_samples=30, n_segments=9, feature_mask="grid", seed=1)
+    assert not torch.equal(first, other_seed.attribute(a, additional_forward_args=(b,)))
     cells = feature_masks("grid", a, 9)
     for n in range(2):
         for label in range(9):  # piecewise constant on the features

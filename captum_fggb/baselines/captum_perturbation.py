@@ -34,7 +34,9 @@ class CaptumPerturbationMethod(PairMethodBase, PerturbationAttribution):
         show_progress (bool, optional): Captum's tqdm progress bar. Default: False.
     """
 
-    def __init__(self, pair: FaceVerificationPair, *, perturbations_per_eval: int = 50, show_progress: bool = False) -> None:
+    def __init__(
+        self, pair: FaceVerificationPair, *, perturbations_per_eval: int = 50, show_progress: bool = False
+    ) -> None:
         self._init_pair(pair)
         PerturbationAttribution.__init__(self, pair)
         self.side = SideScore(pair)

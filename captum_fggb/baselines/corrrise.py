@@ -191,7 +191,9 @@ class CorrRISE(PairMethodBase, PerturbationAttribution):
         if size not in self._masks:
             if self._fixed:
                 known = next(iter(self._masks))
-                raise InvalidInputError(f"the fixed masks are {known[0]}x{known[1]} but the images are {size[0]}x{size[1]}")
+                raise InvalidInputError(
+                    f"the fixed masks are {known[0]}x{known[1]} but the images are {size[0]}x{size[1]}"
+                )
             generator = torch.Generator().manual_seed(self.seed)
             self._masks[size] = random_patch_masks(
                 self.n_masks, size, patches=self.patches, patch_size=self.scaled_patch_size(size), generator=generator
@@ -199,7 +201,13 @@ class CorrRISE(PairMethodBase, PerturbationAttribution):
         return self._masks[size]
 
     def scores(
-        self, images: torch.Tensor, other_unit: torch.Tensor, keep: torch.Tensor, *, perturbations_per_eval: int, show_progress: bool
+        self,
+        images: torch.Tensor,
+        other_unit: torch.Tensor,
+        keep: torch.Tensor,
+        *,
+        perturbations_per_eval: int,
+        show_progress: bool,
     ) -> torch.Tensor:
         """``(N, M)`` cosine scores of every masked image against its partner's unit embedding."""
         n, m = images.shape[0], keep.shape[0]
@@ -208,7 +216,7 @@ class CorrRISE(PairMethodBase, PerturbationAttribution):
         with torch.no_grad():
             for start in tqdm(starts, desc=f"{self.get_name()} attribution", disable=not show_progress):
                 chunk = keep[start : start + perturbations_per_eval].to(images)  # (c, H, W)
-                masked = (images.unsqueeze(1) * chunk.unsqueeze(1)).flatten(0, 1)  # (N*c, 3, H, W)
+                masked = (images.unsqueeze(1) * chunk.unsqueeze(1)).flatten(0, 1).contiguous()  # (N*c, 3, H, W)
                 unit = F.normalize(self.pair._embed(masked), dim=1).view(n, chunk.shape[0], -1)
                 out[:, start : start + chunk.shape[0]] = (unit * other_unit.unsqueeze(1)).sum(dim=2)
         return out

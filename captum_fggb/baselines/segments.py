@@ -84,9 +84,11 @@ def feature_masks(spec: Union[str, torch.Tensor], images: torch.Tensor, n_segmen
     if not isinstance(spec, torch.Tensor) or spec.is_floating_point():
         raise InvalidInputError("feature_mask must be 'slic', 'grid' or an integer label tensor (H, W) or (N, 1, H, W)")
     labels = spec.view(1, 1, *spec.shape) if spec.dim() == 2 else spec
-    if labels.dim() != 4 or labels.shape[1] != 1 or labels.shape[0] not in (1, n) or tuple(labels.shape[-2:]) != (height, width):
+    shape_ok = labels.dim() == 4 and labels.shape[1] == 1 and labels.shape[0] in (1, n)
+    if not shape_ok or tuple(labels.shape[-2:]) != (height, width):
         raise InvalidInputError(
-            f"feature_mask has shape {tuple(spec.shape)}; expected ({height}, {width}) or (1 or {n}, 1, {height}, {width})"
+            f"feature_mask has shape {tuple(spec.shape)}; expected ({height}, {width}) or "
+            f"(1 or {n}, 1, {height}, {width})"
         )
     labels = labels.to(device=images.device, dtype=torch.int64).expand(n, 1, height, width)
     return torch.stack([_contiguous(m) for m in labels])

@@ -11,6 +11,8 @@ from captum.attr import Attribution
 from matplotlib.figure import Figure
 
 from ..errors import InvalidInputError
+from ..methods import available
+from ..methods import get as get_method
 from ..pair import FaceVerificationPair
 from ._draw import ROW_TITLES, draw_pair_row
 
@@ -23,14 +25,16 @@ DEFAULT_METHODS = (
 )
 
 
-def _method(entry: Union[str, Attribution], pair: FaceVerificationPair, options: Mapping[str, Mapping[str, Any]]) -> Attribution:
-    from .. import methods
-
+def _method(
+    entry: Union[str, Attribution], pair: FaceVerificationPair, options: Mapping[str, Mapping[str, Any]]
+) -> Attribution:
     if isinstance(entry, str):
-        return methods.get(entry, pair, **dict(options.get(entry, {})))
+        return get_method(entry, pair, **dict(options.get(entry, {})))
     if isinstance(entry, Attribution) and callable(getattr(entry, "attribute", None)):
         return entry
-    raise InvalidInputError(f"methods must hold method names ({', '.join(methods.available())}) or built methods, got {entry!r}")
+    raise InvalidInputError(
+        f"methods must hold method names ({', '.join(available())}) or built methods, got {entry!r}"
+    )
 
 
 def compare(
