@@ -6,7 +6,10 @@ Public names::
     FGGB                   Feature-Guided Gradient Backpropagation (a captum GradientAttribution)
     XSSAB, CorrRISE        baselines with the same attribute() contract (captum_fggb.baselines)
     methods                every method by name: methods.available(), methods.get(name, pair)
+    align                  face detection + alignment of photos (align_face, align_faces)
     models                 pretrained face embedders (SFace, ...) and a registry
+    calibration            decision thresholds (EER, best accuracy, target FAR) from labelled pairs
+    data                   pair datasets: LFW pairs.txt, CSV files
     samples                sample faces shipped with the package
     viz                    pair figures with a shared colour scale
     errors                 exception classes
@@ -14,22 +17,17 @@ Public names::
 
 from __future__ import annotations
 
-from . import errors, methods, models, samples, viz
+from . import errors, models, samples, viz
+from . import calibration, data
+from . import align
+from . import methods
 from .baselines import CorrRISE, XSSAB
 from .fggb import FGGB
 from .pair import FaceVerificationPair
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "FGGB",
-    "XSSAB",
-    "CorrRISE",
-    "FaceVerificationPair",
-    "errors",
-    "methods",
-    "models",
-    "samples",
-    "viz",
-    "__version__",
-]
+__all__ = ["FGGB", "FaceVerificationPair", "errors", "models", "samples", "viz", "__version__"]
+__all__ += ["calibration", "data"]
+__all__ += ["align"]
+__all__ += ["XSSAB", "CorrRISE", "methods"]

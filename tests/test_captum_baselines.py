@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from captum.attr import IntegratedGradients
 from torch import nn
 
-from captum_fggb import FaceVerificationPair
+from captum_fggb import FaceVerificationPair, models
 from captum_fggb.baselines import (
     PairGuidedBackprop,
     PairInputXGradient,
@@ -165,6 +165,21 @@ def test_layer_gradcam_signed_and_upsampled(tiny_pair, tiny_batch, sface_model):
         PairLayerGradCam(tiny_pair, layer="conv9")
 
 
+@pytest.mark.parametrize("name, size", [("sface", 14), ("iresnet18", 14), ("adaface_ir18", 14),
+                                        ("mobilefacenet", 14), ("dlib_resnet", 17)])
+def test_default_gradcam_layers_are_late_and_spatial(name, size, sface_model):
+    model = sface_model if name == "sface" else models.get(name)
+    layer = default_gradcam_layer(model)
+    shapes = []
+    handle = layer.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[-2:])))
+    try:
+        with torch.no_grad():
+            model(torch.rand(1, 3, *model.input_size))
+    finally:
+        handle.remove()
+    assert shapes == [(size, size)]
+
+
 def test_occlusion_matches_sliding_window_loop(tiny_pair):
     a, b = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
     occlusion = PairOcclusion(tiny_pair, window=28, stride=14, perturbations_per_eval=7)
@@ -236,6 +251,9 @@ def test_lime_defaults_seeding_and_superpixels(tiny_pair, tiny_batch, shared, fa
     custom = torch.zeros(16, 16, dtype=torch.long)
     custom[8:] = 5
     assert feature_masks(custom, a, 64).unique().tolist() == [0, 1]
+    with pytest.raises(InvalidInputError, match="single feature"):
+        one_feature = PairKernelShap(tiny_pair, feature_mask=torch.zeros(16, 16, dtype=torch.long))
+        one_feature.attribute(a, additional_forward_args=(b,))
     with pytest.raises(InvalidInputError, match="feature_mask"):
         feature_masks("quickshift", a, 64)
     with pytest.raises(InvalidInputError, match="feature_mask"):

@@ -11,7 +11,7 @@ values raise the cosine score (towards Accept), negative values lower it.
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Union
+from typing import Callable, Dict, Optional, Union
 
 import torch
 from captum.attr import (
@@ -27,7 +27,7 @@ from torch import nn
 
 from .._pair_inputs import TensorOrTuple, attribution_api
 from ..errors import InvalidInputError
-from ..models.sface import SFace
+from ..models import AdaFaceIR, DlibResNet, IResNet, MobileFaceNet, SFace
 from ..pair import FaceVerificationPair
 from ._base import PairMethodBase, SideScore, check_positive_int
 
@@ -39,6 +39,7 @@ __all__ = [
     "PairGuidedBackprop",
     "PairLayerGradCam",
     "default_gradcam_layer",
+    "GRADCAM_LAYERS",
 ]
 
 
@@ -206,9 +207,20 @@ class PairGuidedBackprop(CaptumGradientMethod):
             return GuidedBackprop(self.side).attribute(x, additional_forward_args=(other_unit,))
 
 
-#: Default GradCAM layer per model class: a late block whose output keeps a useful spatial
-#: resolution (SFace: the last 14×14 block, 512 channels; the 7×7 blocks after it are coarse).
-GRADCAM_LAYERS = {SFace: "features.conv_12"}
+def _adaface_layer(model: AdaFaceIR) -> nn.Module:
+    return [block for block in model.body if block.res_layer[1].out_channels == 256][-1]
+
+
+#: Default GradCAM layer per model class: the output of the last block at about 1/8 of the input
+#: resolution, a late layer whose map still resolves the eyes, nose and mouth (14×14 for the
+#: 112×112 models; the 7×7 blocks after it are too coarse).
+GRADCAM_LAYERS: Dict[type, Callable[[nn.Module], nn.Module]] = {
+    SFace: lambda m: m.features.conv_12,  # 14×14, 512 channels
+    IResNet: lambda m: m.layer3,  # 14×14, 256 channels
+    AdaFaceIR: _adaface_layer,  # last 14×14 block of the body, 256 channels
+    MobileFaceNet: lambda m: m.layers[5],  # 14×14, 256 channels
+    DlibResNet: lambda m: m.units[6],  # 17×17 at 150×150, 128 channels
+}
 
 
 def default_gradcam_layer(embedder: nn.Module) -> nn.Module:
@@ -221,10 +233,11 @@ def default_gradcam_layer(embedder: nn.Module) -> nn.Module:
         InvalidInputError: the embedder has no convolution (pass ``layer=``).
     """
     declared = getattr(embedder, "gradcam_layer", None)
-    if declared is None:
-        declared = next((name for cls, name in GRADCAM_LAYERS.items() if isinstance(embedder, cls)), None)
     if declared is not None:
         return _resolve_layer(embedder, declared)
+    for cls, pick in GRADCAM_LAYERS.items():
+        if isinstance(embedder, cls):
+            return pick(embedder)
     convs = [m for m in embedder.modules() if isinstance(m, nn.Conv2d)]
     if not convs:
         raise InvalidInputError(
@@ -254,7 +267,8 @@ class PairLayerGradCam(CaptumGradientMethod):
     Args:
         pair (FaceVerificationPair): the verification model to explain.
         layer (str or nn.Module, optional): the layer; default
-            :func:`default_gradcam_layer` (SFace: ``"features.conv_12"``, 14×14).
+            :func:`default_gradcam_layer` (SFace: ``"features.conv_12"``, 14×14; see
+            :data:`GRADCAM_LAYERS` for the other models).
         interpolate_mode (str, optional): upsampling mode. Default: ``"bilinear"``.
     """
 

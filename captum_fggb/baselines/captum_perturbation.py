@@ -156,6 +156,13 @@ class _SurrogateMethod(CaptumPerturbationMethod):
 
     def _captum_attribute(self, x: torch.Tensor, other_unit: torch.Tensor) -> torch.Tensor:
         masks = feature_masks(self.feature_mask, x, self.n_segments)
+        counts = masks.flatten(1).max(dim=1).values + 1
+        if bool((counts < 2).any()):
+            rows = torch.nonzero(counts < 2).flatten().tolist()
+            raise InvalidInputError(
+                f"the feature mask of image(s) {rows} has a single feature ({self.feature_mask!r} found "
+                "no structure); pass feature_mask='grid' or an integer label tensor"
+            )
         explainer = self._explainer()
         devices = [x.device.index or 0] if x.is_cuda else []
         out = []
