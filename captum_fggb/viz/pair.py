@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..errors import InvalidInputError
-from ._draw import ROW_TITLES, draw_pair_row, to_hwc
+from ._draw import DISSIMILARITY_CMAP, ROW_TITLES, SIMILARITY_CMAP, draw_pair_row, to_hwc  # noqa: F401 (re-exported)
 
 __all__ = ["PairRow", "pair_figure", "to_hwc"]
 
