@@ -41,7 +41,7 @@ from .errors import InvalidInputError
 from .fggb import FGGB
 from .pair import FaceVerificationPair
 
-__all__ = ["available", "get", "METHODS"]
+__all__ = ["available", "get", "options", "METHODS"]
 
 #: Name → class (each built as ``cls(pair, **options)``), in display order.
 METHODS: Dict[str, Callable[..., Attribution]] = {

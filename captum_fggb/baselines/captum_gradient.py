@@ -46,7 +46,7 @@ __all__ = [
 class CaptumGradientMethod(PairMethodBase, GradientAttribution):
     """Base class: a Captum gradient method explaining one image of each pair at a time.
 
-    Subclasses implement :meth:`_captum_attribute`, which returns Captum's ``(N, C, H, W)``
+    Subclasses implement ``_captum_attribute(x, other_unit)``, which returns Captum's ``(N, C, H, W)``
     attribution of the explained images ``x`` for the score ``self.side(x, other_unit)``.
     """
 
@@ -227,7 +227,7 @@ def default_gradcam_layer(embedder: nn.Module) -> nn.Module:
     """The layer :class:`PairLayerGradCam` uses by default for ``embedder``.
 
     In order: the embedder's ``gradcam_layer`` attribute (a module or a dotted submodule name),
-    the entry of :data:`GRADCAM_LAYERS` for its class, else its last ``nn.Conv2d``.
+    the entry of :data:`~captum_fggb.baselines.captum_gradient.GRADCAM_LAYERS` for its class, else its last ``nn.Conv2d``.
 
     Raises:
         InvalidInputError: the embedder has no convolution (pass ``layer=``).
@@ -268,7 +268,7 @@ class PairLayerGradCam(CaptumGradientMethod):
         pair (FaceVerificationPair): the verification model to explain.
         layer (str or nn.Module, optional): the layer; default
             :func:`default_gradcam_layer` (SFace: ``"features.conv_12"``, 14×14; see
-            :data:`GRADCAM_LAYERS` for the other models).
+            :data:`~captum_fggb.baselines.captum_gradient.GRADCAM_LAYERS` for the other models).
         interpolate_mode (str, optional): upsampling mode. Default: ``"bilinear"``.
     """
 

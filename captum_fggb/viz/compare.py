@@ -61,7 +61,7 @@ def compare(
         probe: ``(1, 3, H, W)`` RGB in ``[0, 1]``.
         reference: ``(1, 3, H, W)`` RGB in ``[0, 1]``.
         methods: method names of :func:`captum_fggb.methods.available`, or built methods (any
-            object with FGGB's ``attribute`` contract). Default: :data:`DEFAULT_METHODS`.
+            object with FGGB's ``attribute`` contract). Default: :data:`~captum_fggb.viz.compare.DEFAULT_METHODS`.
         output: write the figure to this path (PNG by extension) when given.
         options: per-name constructor options, e.g. ``{"CorrRISE": {"n_masks": 200}}``.
         percentile: percentile of a row's map values mapped to full colour.
