@@ -5,11 +5,13 @@ scale; verification explanations need the similarity and dissimilarity maps of a
 shared scale, which :func:`pair_figure` draws. :func:`to_hwc` converts tensors to the numpy HWC
 layout Captum's visualisation expects. :func:`region_summary` says which face regions (eyes,
 nose, mouth, ...; see :func:`face_regions`) carry the similarity and dissimilarity mass, and
-:func:`region_bar_chart` / :func:`draw_regions` draw it.
+:func:`region_bar_chart` / :func:`draw_regions` draw it. :func:`compare` draws one pair explained
+by several methods, a row per method.
 """
 
 from __future__ import annotations
 
+from .compare import compare
 from .region_geometry import REGION_NAMES, TEMPLATE_LANDMARKS, FaceRegions, face_regions
 from .pair import PairRow, pair_figure, to_hwc
 from .region_plots import draw_regions, region_bar_chart
@@ -27,4 +29,5 @@ __all__ = [
     "region_summary",
     "region_bar_chart",
     "draw_regions",
+    "compare",
 ]
