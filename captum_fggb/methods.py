@@ -7,6 +7,12 @@ returns a signed map per image, shaped like the inputs (positive supports Accept
 ``map="similarity"`` / ``"dissimilarity"`` select the positive part / the magnitude of the
 negative part. Method settings are constructor options, passed to :func:`get`.
 
+Every method borrows the model like :class:`~captum_fggb.FGGB`: a model in training mode is
+explained with eval-mode semantics (BatchNorm running statistics, no dropout) and handed back in
+training mode, with every ``requires_grad``, ``.grad``, hook and weight as it was, also when the
+call raises; the caller's image tensors are never modified, and the seeded methods leave the
+global random state untouched. Gradient methods refuse to run under ``torch.inference_mode()``.
+
 Examples::
 
     >>> import captum_fggb as cf

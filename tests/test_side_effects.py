@@ -347,3 +347,10 @@ def test_every_method_refuses_inference_mode_or_works_in_it(name: str) -> None:
             assert "inference_mode() is active" in str(exc)
         else:
             assert all(torch.equal(x, y) for x, y in zip(got, expected))
+
+
+@pytest.mark.skipif(registry is None, reason="the methods registry has not landed")
+def test_methods_docstring_states_the_guarantee() -> None:
+    doc = " ".join(registry.__doc__.split())
+    assert "explained with eval-mode semantics" in doc and "handed back in training mode" in doc
+    assert "also when the call raises" in doc and "never modified" in doc

@@ -14,9 +14,10 @@ from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
+from captum.attr import GradientAttribution
 from torch import nn
 
-from .._checks import check_pair_batches
+from .._checks import check_gradients_available, check_pair_batches
 from .._pair_inputs import TensorOrTuple, check_map, parse_pair_inputs, select_map, to_input_shape
 from ..errors import InvalidInputError
 from ..pair import FaceVerificationPair
@@ -96,12 +97,15 @@ class PairMethodBase:
         side: SideFunction,
     ) -> TensorOrTuple:
         """Parse and validate a call, run ``side`` for the probe (and the reference when
-        ``inputs`` is a pair), and return the selected maps shaped like the inputs.
+        ``inputs`` is a pair), and return the selected maps shaped like the inputs. Gradient
+        methods (``GradientAttribution`` subclasses) refuse ``torch.inference_mode()``.
 
         A batch of 1 is repeated against a batch of K, so every returned map has
         ``max(N_probe, N_reference)`` rows. The explained images are detached copies: the
         caller's tensors are never modified.
         """
+        if isinstance(self, GradientAttribution):
+            check_gradients_available(self.get_name())
         parsed = parse_pair_inputs(inputs, additional_forward_args)
         map_name = check_map(map)
         probe = self.pair.check_images(parsed.probe, "probe")
