@@ -8,8 +8,8 @@ counters, grad mode; and for the caller's images: values, ``requires_grad``, ``.
 Also when the call raises midway (an embedder that fails on its k-th forward, or in the k-th
 backward pass of FGGB's per-dimension loop). Property tests (hypothesis) vary the model (seed,
 embedding size, input size), the batch sizes (including 1 vs K), the threshold and the map, and
-check determinism and eval-mode semantics. Methods of :mod:`captum_fggb.methods` are covered in
-``test_side_effects_methods.py`` when that module exists.
+check determinism and eval-mode semantics. Every method of :mod:`captum_fggb.methods` is covered
+too (when the registry is present), with the global random state as one more invariant.
 """
 
 from __future__ import annotations
