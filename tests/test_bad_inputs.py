@@ -14,6 +14,7 @@ Everything here fails before the heavy work, or runs on the 16x16 ``TinyEmbedder
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import subprocess
 import sys
@@ -190,7 +191,7 @@ def _rows_thresholds() -> List[Row]:
 
 def _rows_call_contract() -> List[Row]:
     fggb = lambda: cf.FGGB(tiny_pair())  # noqa: E731
-    return [
+    rows: List[Row] = [
         ("fggb-map-unknown", lambda f: fggb().attribute((img(), img()), map="both"), InvalidInputError, ("map='both'", "'signed', 'similarity', 'dissimilarity'")),
         ("fggb-map-none", lambda f: fggb().attribute((img(), img()), map=None), InvalidInputError, ("map=None", "'similarity'")),
         ("fggb-map-capitalised", lambda f: fggb().attribute((img(), img()), map="Similarity"), InvalidInputError, ("map='Similarity'",)),
@@ -204,6 +205,21 @@ def _rows_call_contract() -> List[Row]:
         ("models-unknown-name", lambda f: models.get("arcface"), InvalidInputError, ("unknown model 'arcface'", "available models", "sface")),
         ("samples-unknown-name", lambda f: samples.load_sample("einstein"), InvalidInputError, ("unknown sample 'einstein'", "macron_1")),
     ]
+    if "strategy" in inspect.signature(cf.FGGB).parameters:  # FGGB's engine option
+        rows.append(("fggb-unknown-strategy", lambda f: cf.FGGB(tiny_pair(), strategy="vmap"), InvalidInputError, ("strategy='vmap'", "'sequential'")))
+    if hasattr(cf.FGGB, "attribute_pairs"):  # many pairs over one collection of images
+        pairs_of = lambda images, pairs, **kw: fggb().attribute_pairs(images, pairs, **kw)  # noqa: E731
+        rows += [
+            ("fggb-pairs-index-out-of-range", lambda f: pairs_of(img(3), [(0, 3)]), InvalidInputError, ("index_pairs", "[0, 3)")),
+            ("fggb-pairs-wrong-shape", lambda f: pairs_of(img(3), torch.zeros(2, 3, dtype=torch.long)), InvalidInputError, ("index_pairs must have shape (P, 2)",)),
+            ("fggb-pairs-float-indices", lambda f: pairs_of(img(3), torch.zeros(2, 2)), InvalidInputError, ("integer tensor",)),
+            ("fggb-pairs-empty", lambda f: pairs_of(img(3), torch.zeros(0, 2, dtype=torch.long)), InvalidInputError, ("index_pairs is empty",)),
+            ("fggb-pairs-unknown-side", lambda f: pairs_of(img(3), [(0, 1)], side="left"), InvalidInputError, ("side='left'", "'both'")),
+            ("fggb-pairs-uint8-images", lambda f: pairs_of((img(3) * 255).byte(), [(0, 1)]), InvalidInputError, ("integer dtype",)),
+            ("fggb-pairs-mixed-sizes", lambda f: pairs_of([img()[0], img(size=(20, 20))[0]], [(0, 1)]), InvalidInputError, ("images",)),
+            ("fggb-pairs-not-tensors", lambda f: pairs_of(["a.png", "b.png"], [(0, 1)]), TypeError, ("images[0] must be a torch.Tensor",)),
+        ]
+    return rows
 
 
 # Bad inputs straight to each model's forward: (id, make(input_size), fragments).

@@ -50,6 +50,22 @@ def _one_thread() -> Any:
     torch.set_num_threads(threads)
 
 
+#: FGGB's engine settings: (strategy, internal_batch_size); ``strategy`` only where FGGB has it.
+try:
+    from captum_fggb.jacobian import STRATEGIES
+except ImportError:  # before the strategy option
+    STRATEGIES = ()
+ENGINES = (
+    [("auto", None), ("auto", 5), ("sequential", None), ("batched", None), ("batched", 5)]
+    if STRATEGIES
+    else [(None, None), (None, 1), (None, 5)]
+)
+
+
+def make_fggb(pair: cf.FaceVerificationPair, strategy: Any = None) -> cf.FGGB:
+    return cf.FGGB(pair) if strategy is None else cf.FGGB(pair, strategy=strategy)
+
+
 batch_sizes = st.integers(1, 3).flatmap(lambda k: st.sampled_from([(k, k), (1, k), (k, 1)]))
 
 
@@ -89,17 +105,18 @@ def snapshot(pair: torch.nn.Module, *tensors: torch.Tensor) -> Callable[[], None
     call=st.sampled_from(sorted(CALLS)),
     training=st.booleans(),
     requires_grad=st.booleans(),
-    chunk=st.sampled_from([None, 1, 5]),
+    engine=st.sampled_from(ENGINES),
 )
 def test_fggb_has_no_side_effects_and_is_deterministic(
     seed: int, dim: int, size: int, sizes: Tuple[int, int], threshold: float, map_name: str, call: str,
-    training: bool, requires_grad: bool, chunk: Any,
+    training: bool, requires_grad: bool, engine: Tuple[Any, Any],
 ) -> None:
     model = unusual_embedder(seed, dim, size)
     if not training:
         model.eval()
     pair = cf.FaceVerificationPair(model, threshold=0.2)
-    fggb = cf.FGGB(pair)
+    strategy, chunk = engine
+    fggb = make_fggb(pair, strategy)
     a, b = images(sizes[0], size, seed, requires_grad), images(sizes[1], size, seed + 1)
     check = snapshot(pair, a, b)
     kwargs = dict(map=map_name, threshold=threshold, internal_batch_size=chunk)
@@ -114,7 +131,7 @@ def test_fggb_has_no_side_effects_and_is_deterministic(
 
     # eval-mode semantics: the same maps as an explicitly evaluated copy of the model
     twin = copy.deepcopy(model).eval()
-    expected = run(cf.FGGB(cf.FaceVerificationPair(twin, threshold=0.2)), a.detach(), b, call, **kwargs)
+    expected = run(make_fggb(cf.FaceVerificationPair(twin, threshold=0.2), strategy), a.detach(), b, call, **kwargs)
     for got, want in zip(first, expected):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
 
@@ -253,6 +270,42 @@ def test_docstrings_state_the_guarantee() -> None:
     fggb_doc = " ".join(cf.FGGB.__doc__.split())
     assert "explained with eval-mode semantics" in fggb_doc and "handed back in training mode" in fggb_doc
     assert "also when the call raises" in fggb_doc and "never modified" in fggb_doc
+
+
+# ---------------------------------------------------------------- FGGB.attribute_pairs
+@pytest.mark.skipif(not hasattr(cf.FGGB, "attribute_pairs"), reason="FGGB.attribute_pairs has not landed")
+@settings(SETTINGS, max_examples=10)
+@given(
+    seed=st.integers(0, 2**16),
+    count=st.integers(2, 4),
+    data=st.data(),
+    side=st.sampled_from(["probe", "both"]),
+    map_name=st.sampled_from(MAPS),
+    as_list=st.booleans(),
+    fail_at=st.integers(0, 4),
+)
+def test_fggb_attribute_pairs_has_no_side_effects(
+    seed: int, count: int, data: st.DataObject, side: str, map_name: str, as_list: bool, fail_at: int
+) -> None:
+    index = st.integers(0, count - 1)
+    pairs = data.draw(st.lists(st.tuples(index, index), min_size=1, max_size=5), label="index_pairs")
+    model = FailOnForward(unusual_embedder(seed, 5, 12), fail_at)
+    pair = cf.FaceVerificationPair(model, threshold=0.2)
+    stack = images(count, 12, seed, requires_grad=True)
+    given_images = list(stack.unbind(0)) if as_list else stack
+    check = snapshot(pair, stack)
+    kwargs = dict(side=side, map=map_name)
+    try:
+        first = cf.FGGB(pair).attribute_pairs(given_images, pairs, **kwargs)
+    except Injected:
+        check()
+        return
+    check()
+    model.fail_at = -1  # no failure in the second run
+    second = cf.FGGB(pair).attribute_pairs(given_images, pairs, **kwargs)
+    check()
+    for x, y in zip(first, second):
+        assert (x is None and y is None) or torch.equal(x, y)
 
 
 # ---------------------------------------------------------------- every registered method
