@@ -23,7 +23,7 @@ import os
 import statistics
 import sys
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -44,9 +44,11 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.detach().cpu() - b).norm() / b.norm())
 
 
-def best_of(fn: Callable[[], object], device: torch.device, rounds: int) -> float:
-    """Median wall seconds over ``rounds`` calls (after the caller's warm-up)."""
-    return statistics.median(timed(fn, device)[0] for _ in range(rounds))
+def median_of(fn: Callable[[], object], device: torch.device, rounds: int) -> Tuple[float, object]:
+    """Median wall seconds over ``rounds`` calls (after the caller's warm-up) and the last result."""
+    box: Dict[str, object] = {}
+    seconds = [timed(lambda: box.__setitem__("result", fn()), device)[0] for _ in range(rounds)]
+    return statistics.median(seconds), box["result"]
 
 
 def check_model(name: str, build: Callable[[], nn.Module], chunks: Sequence[int], device: str = "cuda",
@@ -57,7 +59,7 @@ def check_model(name: str, build: Callable[[], nn.Module], chunks: Sequence[int]
     threshold = getattr(model, "verification_threshold", None) or 0.3
     pair_cpu = FaceVerificationPair(model, threshold=threshold)
     probe, ref = samples.load_pair(*samples.GENUINE_PAIR)
-    cpu_s, (maps_cpu, _) = _timed_result(lambda: dimension_maps(pair_cpu, probe, strategy="sequential"), torch.device("cpu"))
+    cpu_s, (maps_cpu, _) = median_of(lambda: dimension_maps(pair_cpu, probe, strategy="sequential"), torch.device("cpu"), 1)
     signed_cpu = FGGB(pair_cpu, strategy="sequential").attribute((probe, ref))
     dims = maps_cpu.shape[1]
 
@@ -71,8 +73,8 @@ def check_model(name: str, build: Callable[[], nn.Module], chunks: Sequence[int]
     def add(what: str, fn: Callable[[], Optional[torch.Tensor]], check: bool = True) -> None:
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
-        seconds = best_of(fn, dev, rounds)
-        result = fn() if check else None
+        seconds, result = median_of(fn, dev, rounds)
+        result = result if check else None
         err = rel_err(result, maps_cpu) if result is not None else float("nan")
         peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else float("nan")
         lines.append({"model": name, "what": what, "seconds": seconds, "rel_err": err,
@@ -95,12 +97,6 @@ def check_model(name: str, build: Callable[[], nn.Module], chunks: Sequence[int]
         line["speedups"] = "—" if s != s else f"{seq / s:.1f}× vs GPU sequential, {cpu_s / s:.1f}× vs CPU"
         line["detail"] = (f"{s:.3f} s, rel. err {line['rel_err']:.1e}" if s == s else f"rel. err {line['rel_err']:.1e}")
     return lines
-
-
-def _timed_result(fn: Callable[[], object], device: torch.device):
-    box = {}
-    seconds = timed(lambda: box.setdefault("r", fn()), device)[0]
-    return seconds, box["r"]
 
 
 def report(lines: List[Dict[str, object]], device_name: str) -> str:

@@ -7,7 +7,7 @@ by explained image, so that each image's per-dimension maps are computed once an
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, List, Sequence, Tuple, Union
+from typing import Callable, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -88,15 +88,31 @@ class ImageCollection:
         return torch.cat([self._items[i] for i in indices])
 
     def unit_embeddings(
-        self, embed: Callable[[torch.Tensor], torch.Tensor], indices: Sequence[int], batch_size: int
-    ) -> Iterator[Tuple[List[int], torch.Tensor]]:
-        """Yield ``(indices, unit embeddings)`` for batches of ``batch_size`` images, without
-        gradients. ``embed`` validates and embeds an ``(n, 3, H, W)`` batch."""
+        self, embed: Callable[[torch.Tensor], torch.Tensor], indices: Sequence[int], batch_size: int = 64
+    ) -> torch.Tensor:
+        """L2-normalised embeddings of the images at ``indices``, in batches, without gradients.
+
+        Args:
+            embed: validates and embeds an ``(n, 3, H, W)`` batch into ``(n, D)``.
+            indices: the images to embed (unique).
+            batch_size: images per forward pass (bounds memory).
+
+        Returns:
+            ``(M, D)``: row ``i`` is image ``i``'s unit embedding (zeros where ``i`` is not in
+            ``indices``).
+        """
         indices = list(indices)
+        unit = None
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
             with torch.no_grad():
-                yield chunk, F.normalize(embed(self.batch(chunk)), dim=1)
+                batch = F.normalize(embed(self.batch(chunk)), dim=1)
+            if unit is None:
+                unit = batch.new_zeros((len(self), batch.shape[1]))
+            unit[torch.as_tensor(chunk, device=unit.device)] = batch
+        if unit is None:
+            raise InvalidInputError("no image to embed")
+        return unit
 
 
 def check_index_pairs(index_pairs: object, count: int) -> torch.Tensor:

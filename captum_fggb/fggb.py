@@ -225,7 +225,8 @@ class FGGB(GradientAttribution):
         embedding of the images). The per-dimension maps (Eqs. 1-2, the whole cost) are computed
         once per unique explained image, never once per pair side: images are processed one at a
         time, their maps combined with every pair that explains them and then dropped, so
-        memory stays bounded by one image's maps plus the outputs.
+        memory stays bounded by one image's maps plus the outputs (``P × 3 × H × W`` values per
+        side; for very many pairs, call it on groups of pairs that share images).
 
         Args:
             images: ``(M, 3, H, W)`` RGB in ``[0, 1]``, or a sequence of ``(3, H, W)`` /
@@ -258,31 +259,23 @@ class FGGB(GradientAttribution):
         t = self.pair.threshold if threshold is None else check_threshold(threshold)
         collection = ImageCollection(images)
         pairs = check_index_pairs(index_pairs, len(collection))
-        explained_columns = (0, 1) if side == "both" else (0,)
+        columns = (0, 1) if side == "both" else (0,)
 
         def embed(batch: torch.Tensor) -> torch.Tensor:
             return self.pair._embed(self.pair.check_images(batch, "images"))
 
         # the weights: every image a pair refers to, embedded once, batched, without gradients
-        unit = None
-        for indices, unit_batch in collection.unit_embeddings(embed, torch.unique(pairs).tolist(), batch_size=64):
-            if unit is None:
-                unit = unit_batch.new_zeros((len(collection), unit_batch.shape[1]))
-            unit[torch.as_tensor(indices, device=unit.device)] = unit_batch
-        assert unit is not None
-        device = unit.device
-        outputs = [None, None]
-        explained = torch.unique(pairs[:, list(explained_columns)]).tolist()
+        unit = collection.unit_embeddings(embed, torch.unique(pairs).tolist())
+        size = (pairs.shape[0], 3) + tuple(collection.batch([0]).shape[-2:])
+        outputs = [unit.new_empty(size) for _ in columns] + [None] * (2 - len(columns))
+        pairs_dev = pairs.to(unit.device)
+        explained = torch.unique(pairs[:, list(columns)]).tolist()
         for u in tqdm(explained, desc="FGGB", unit="image", disable=not show_progress):
-            maps_u, _ = self._maps(collection.batch([u]), internal_batch_size)  # (1, D, H, W)
-            for column in explained_columns:
-                rows = (pairs[:, column] == u).nonzero().flatten()
-                if rows.numel() == 0:
-                    continue
-                partners = pairs[rows, 1 - column].to(device)
-                signed = self.combine(maps_u, unit[u : u + 1], unit[partners], t)
-                if outputs[column] is None:
-                    outputs[column] = maps_u.new_empty((pairs.shape[0], 3) + tuple(maps_u.shape[-2:]))
-                outputs[column][rows.to(device)] = to_input_shape(select_map(signed, map_name))
-            del maps_u
+            maps_u, _ = self._maps(collection.batch([u]), internal_batch_size)  # (1, D, H, W): the cost
+            for column in columns:
+                rows = (pairs_dev[:, column] == u).nonzero().flatten()
+                if rows.numel() > 0:  # every pair that explains image u on this side
+                    signed = self.combine(maps_u, unit[u : u + 1], unit[pairs_dev[rows, 1 - column]], t)
+                    outputs[column][rows] = to_input_shape(select_map(signed, map_name))
+            del maps_u  # bounded memory: one image's maps at a time
         return outputs[0], outputs[1]
