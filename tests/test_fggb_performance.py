@@ -217,9 +217,9 @@ def test_attribute_pairs_errors(tiny_pair):
         fggb.attribute_pairs(images * 255, [(0, 1)])
 
 
-def test_lfw_fold1_gradients_once_per_unique_image(shared, monkeypatch):
+def test_lfw_fold1_gradients_once_per_unique_image(lfw_dir, monkeypatch):
     """Fold 1 of LFW: 600 pairs, 1,200 sides, 807 unique images → 807 × D gradients."""
-    pairs = fold_pairs(shared / "lfw" / "pairs.txt", fold=1)
+    pairs = fold_pairs(lfw_dir / "pairs.txt", fold=1)
     assert len(pairs) == 600 and sum(a[0] == b[0] for a, b in pairs) == 300
     names = sorted({image for pair in pairs for image in pair})
     assert len(names) == 807 and 2 * len(pairs) == 1200
