@@ -117,8 +117,9 @@ class FGGB(GradientAttribution):
         self, images: torch.Tensor, *, internal_batch_size: Optional[int] = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Eqs. 1-2 for a batch of images: ``(N, D, H, W)`` normalised maps and ``(N, D)``
-        unit embeddings. Reuse them with :meth:`combine` to explain one image against many
-        references without recomputing its gradients."""
+        unit embeddings, computed with this instance's ``strategy`` (``internal_batch_size``
+        dimensions per backward pass). Reuse them with :meth:`combine` to explain one image
+        against many references without recomputing its gradients."""
         self.pair.check_images(images, "images")
         return self._maps(images, internal_batch_size)
 
