@@ -8,6 +8,7 @@ from typing import Optional, Tuple
 import torch
 from captum.attr import GradientAttribution
 from torchvision.transforms.functional import gaussian_blur
+from tqdm.auto import tqdm
 
 from ._checks import check_pair_batches, check_threshold
 from ._pair_inputs import (
@@ -18,8 +19,9 @@ from ._pair_inputs import (
     select_map,
     to_input_shape,
 )
+from ._many_pairs import ImageCollection, ImagesLike, check_index_pairs, check_side
 from .errors import InvalidInputError
-from .jacobian import dimension_maps
+from .jacobian import check_strategy, dimension_maps
 from .pair import FaceVerificationPair
 
 __all__ = ["FGGB"]
@@ -61,7 +63,9 @@ class FGGB(GradientAttribution):
     divided by its L2 (Frobenius) norm, as in the FAME transcription of the authors' script.
     No smoothing is applied unless ``smoothing_sigma`` is set.
 
-    Cost: one forward pass and :math:`N` backward passes per explained image (128 for SFace).
+    Cost: one forward pass and :math:`N` backward passes per explained image (128 for SFace);
+    an image explained against many references, or shared by many pairs
+    (:meth:`attribute_pairs`), pays them once.
 
     Args:
         pair (FaceVerificationPair): the verification model to explain; its embedder is
@@ -73,6 +77,11 @@ class FGGB(GradientAttribution):
         smoothing_sigma (float, optional): standard deviation in pixels of a Gaussian blur
             applied to the signed map before the split (the FAME scripts use 5 with a 25-pixel
             kernel). Default: ``None`` (no smoothing, the paper's equations).
+        strategy (str, optional): how the :math:`N` gradients are computed (see
+            :mod:`captum_fggb.jacobian`): ``"sequential"`` (one backward pass per dimension,
+            the fastest on a CPU), ``"batched"`` (``internal_batch_size`` dimensions per
+            vectorised backward pass) or ``"auto"`` (sequential on a CPU, batched chunks on an
+            accelerator). Every strategy gives the same maps. Default: ``"auto"``.
 
     Examples::
 
@@ -85,7 +94,9 @@ class FGGB(GradientAttribution):
         >>> dis_a = fggb.attribute(probe, additional_forward_args=(reference,), map="dissimilarity")
     """
 
-    def __init__(self, pair: FaceVerificationPair, *, smoothing_sigma: Optional[float] = None) -> None:
+    def __init__(
+        self, pair: FaceVerificationPair, *, smoothing_sigma: Optional[float] = None, strategy: str = "auto"
+    ) -> None:
         if not isinstance(pair, FaceVerificationPair):
             raise TypeError(
                 f"FGGB explains a FaceVerificationPair, got {type(pair).__name__}; wrap your "
@@ -96,6 +107,7 @@ class FGGB(GradientAttribution):
         GradientAttribution.__init__(self, pair)
         self.pair = pair
         self.smoothing_sigma = None if smoothing_sigma is None else float(smoothing_sigma)
+        self.strategy = check_strategy(strategy)
 
     @classmethod
     def get_name(cls) -> str:
@@ -109,10 +121,14 @@ class FGGB(GradientAttribution):
         self, images: torch.Tensor, *, internal_batch_size: Optional[int] = None
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Eqs. 1-2 for a batch of images: ``(N, D, H, W)`` normalised maps and ``(N, D)``
-        unit embeddings. Reuse them with :meth:`combine` to explain one image against many
-        references without recomputing its gradients."""
+        unit embeddings, computed with this instance's ``strategy`` (``internal_batch_size``
+        dimensions per backward pass). Reuse them with :meth:`combine` to explain one image
+        against many references without recomputing its gradients."""
         self.pair.check_images(images, "images")
-        return dimension_maps(self.pair, images, internal_batch_size=internal_batch_size)
+        return self._maps(images, internal_batch_size)
+
+    def _maps(self, images: torch.Tensor, internal_batch_size: Optional[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        return dimension_maps(self.pair, images, strategy=self.strategy, internal_batch_size=internal_batch_size)
 
     def combine(
         self,
@@ -169,7 +185,8 @@ class FGGB(GradientAttribution):
             threshold (float, optional): decision threshold :math:`t` in ``[-1, 1]``.
                 Default: the pair's threshold.
             internal_batch_size (int, optional): embedding dimensions per backward pass (see
-                :func:`captum_fggb.jacobian.dimension_maps`). Default: ``None`` (one at a time).
+                :func:`captum_fggb.jacobian.dimension_maps`); bounds peak memory. Default:
+                ``None`` (the strategy's default: one at a time on a CPU).
 
         Returns:
             *Tensor* or *tuple[Tensor, Tensor]* of **attributions**: one map per explained image,
@@ -184,9 +201,9 @@ class FGGB(GradientAttribution):
         reference = self.pair.check_images(parsed.reference, "reference")
         check_pair_batches(probe, reference)
 
-        maps_a, unit_a = dimension_maps(self.pair, probe, internal_batch_size=internal_batch_size)
+        maps_a, unit_a = self._maps(probe, internal_batch_size)  # once, also against K references
         if parsed.both:
-            maps_b, unit_b = dimension_maps(self.pair, reference, internal_batch_size=internal_batch_size)
+            maps_b, unit_b = self._maps(reference, internal_batch_size)
         else:
             with torch.no_grad():
                 unit_b = torch.nn.functional.normalize(self.pair._embed(reference.detach()), dim=1)
@@ -194,3 +211,76 @@ class FGGB(GradientAttribution):
         if parsed.both:
             outputs.append(self.combine(maps_b, unit_b, unit_a, t))
         return parsed.format(tuple(to_input_shape(select_map(s, map_name)) for s in outputs))
+
+    def attribute_pairs(
+        self,
+        images: ImagesLike,
+        index_pairs: object,
+        *,
+        map: str = "signed",
+        side: str = "probe",
+        threshold: Optional[float] = None,
+        internal_batch_size: Optional[int] = None,
+        show_progress: bool = False,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        r"""Explain many pairs drawn from one collection of images, each image's gradients once.
+
+        Row ``p`` of the result equals ``attribute((images[i:i+1], images[j:j+1]), map=map)``
+        for ``(i, j) = index_pairs[p]`` (up to float rounding: the weights come from one batched
+        embedding of the images). The per-dimension maps (Eqs. 1-2, the whole cost) are computed
+        once per unique explained image, never once per pair side: images are processed one at a
+        time, their maps combined with every pair that explains them and then dropped, so
+        memory stays bounded by one image's maps plus the outputs (``P × 3 × H × W`` values per
+        side; for very many pairs, call it on groups of pairs that share images).
+
+        Args:
+            images: ``(M, 3, H, W)`` RGB in ``[0, 1]``, or a sequence of ``(3, H, W)`` /
+                ``(1, 3, H, W)`` tensors. Images no pair refers to are neither read nor checked.
+            index_pairs: ``(P, 2)`` integer tensor or sequence of ``(i, j)`` indices into
+                ``images``; ``i`` is the probe, ``j`` the reference. Repeats are allowed.
+            map: ``"signed"``, ``"similarity"`` or ``"dissimilarity"`` (as in :meth:`attribute`).
+            side: ``"probe"`` explains ``images[i]`` against ``images[j]``; ``"both"`` also
+                explains ``images[j]`` against ``images[i]``.
+            threshold: decision threshold :math:`t` in ``[-1, 1]``. Default: the pair's.
+            internal_batch_size: embedding dimensions per backward pass (see :meth:`attribute`).
+            show_progress: show a ``tqdm`` bar over the unique explained images.
+
+        Returns:
+            ``(maps_probe, maps_reference)``: ``(P, 3, H, W)`` maps of the first images of the
+            pairs, and of the second images for ``side="both"`` (``None`` for ``"probe"``).
+
+        Raises:
+            InvalidInputError: bad ``map``, ``side``, ``threshold``, images or indices.
+            TypeError: ``images`` is neither a tensor nor a sequence of tensors.
+
+        Examples::
+
+            >>> crops = torch.stack([...])                 # (M, 3, 112, 112) unique images
+            >>> pairs = torch.tensor([[0, 1], [0, 2], [3, 1]])
+            >>> maps_a, maps_b = fggb.attribute_pairs(crops, pairs, side="both")
+        """
+        map_name = check_map(map)
+        side = check_side(side)
+        t = self.pair.threshold if threshold is None else check_threshold(threshold)
+        collection = ImageCollection(images)
+        pairs = check_index_pairs(index_pairs, len(collection))
+        columns = (0, 1) if side == "both" else (0,)
+
+        def embed(batch: torch.Tensor) -> torch.Tensor:
+            return self.pair._embed(self.pair.check_images(batch, "images"))
+
+        # the weights: every image a pair refers to, embedded once, batched, without gradients
+        unit = collection.unit_embeddings(embed, torch.unique(pairs).tolist())
+        size = (pairs.shape[0], 3) + tuple(collection.batch([0]).shape[-2:])
+        outputs = [unit.new_empty(size) for _ in columns] + [None] * (2 - len(columns))
+        pairs_dev = pairs.to(unit.device)
+        explained = torch.unique(pairs[:, list(columns)]).tolist()
+        for u in tqdm(explained, desc="FGGB", unit="image", disable=not show_progress):
+            maps_u, _ = self._maps(collection.batch([u]), internal_batch_size)  # (1, D, H, W): the cost
+            for column in columns:
+                rows = (pairs_dev[:, column] == u).nonzero().flatten()
+                if rows.numel() > 0:  # every pair that explains image u on this side
+                    signed = self.combine(maps_u, unit[u : u + 1], unit[pairs_dev[rows, 1 - column]], t)
+                    outputs[column][rows] = to_input_shape(select_map(signed, map_name))
+            del maps_u  # bounded memory: one image's maps at a time
+        return outputs[0], outputs[1]
