@@ -7,15 +7,16 @@ Public names::
     models                 pretrained face embedders (SFace, ...) and a registry
     samples                sample faces shipped with the package
     viz                    pair figures with a shared colour scale
+    evaluation             the verification Deletion/Insertion game (API behind ``captum-fggb evaluate``)
     errors                 exception classes
 """
 
 from __future__ import annotations
 
-from . import errors, models, samples, viz
+from . import errors, evaluation, models, samples, viz
 from .fggb import FGGB
 from .pair import FaceVerificationPair
 
 __version__ = "0.1.0"
 
-__all__ = ["FGGB", "FaceVerificationPair", "errors", "models", "samples", "viz", "__version__"]
+__all__ = ["FGGB", "FaceVerificationPair", "errors", "evaluation", "models", "samples", "viz", "__version__"]
