@@ -12,11 +12,11 @@ import sys
 from typing import List, Optional
 
 from ..errors import CaptumFGGBError
-from . import demo
+from . import demo, evaluate
 
 __all__ = ["main", "build_parser"]
 
-_SUBCOMMANDS = [demo]
+_SUBCOMMANDS = [demo, evaluate]
 _EXPECTED = (CaptumFGGBError, ValueError, TypeError, OSError)
 
 

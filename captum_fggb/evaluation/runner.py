@@ -7,7 +7,7 @@ import datetime
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -29,6 +29,11 @@ __all__ = ["DeletionInsertion", "FLOOR"]
 #: The method always evaluated as the floor (a map of random pixel order).
 FLOOR = "Random"
 _MAP_IDS = {"similarity": 0, "dissimilarity": 1}
+#: Registry methods whose random state advances with every call: rebuilt for each block with
+#: the block's seed, so their maps do not depend on which process evaluates which block. The
+#: floor ranks pixels by its signed noise (a uniformly random order of all pixels); the
+#: positive or negative part would tie half of the pixels at 0, ranked in raster order.
+_REBUILT_PER_BLOCK = ("Random",)
 MethodSpec = Union[str, Any, Tuple[str, Any]]
 
 
@@ -39,6 +44,21 @@ class _Block:
     insertion: np.ndarray
     explain_seconds: float
     perturb_seconds: float
+
+
+@dataclass
+class _Method:
+    """A method to evaluate: one object, or a factory called with each block's seed."""
+
+    name: str
+    init: Dict[str, Any]
+    fixed: Any = None
+    factory: Optional[Callable[[int], Any]] = None
+    #: map ranked instead of the evaluated one (the floor ranks its signed noise)
+    ranked_map: Optional[str] = None
+
+    def for_block(self, seed: int) -> Any:
+        return self.fixed if self.factory is None else self.factory(seed)
 
 
 def _block_seed(seed: int, map_number: int, block: int) -> int:
@@ -140,12 +160,22 @@ class DeletionInsertion:
         self.device = param.device if param is not None else torch.device("cpu")
 
     # ----------------------------------------------------------------- methods
-    def _resolve(self, spec: MethodSpec, options: Mapping[str, Mapping[str, Any]]) -> Tuple[str, Any, Dict[str, Any]]:
+    def _resolve(self, spec: MethodSpec, options: Mapping[str, Mapping[str, Any]]) -> _Method:
         if isinstance(spec, str):
             from .. import methods as registry  # the baselines' registry
 
             init = dict(options.get(spec, {}))
-            return spec, registry.get(spec, self.pair, **init), init
+            if spec in _REBUILT_PER_BLOCK:
+                if "seed" in init:
+                    raise InvalidInputError(
+                        f"{spec} is seeded per block from the protocol seed; set seed= on DeletionInsertion "
+                        "(--seed) instead of a method option"
+                    )
+                pair = self.pair
+                return _Method(spec, {**init, "seed": "per block (protocol seed, map, block)"},
+                               factory=lambda seed: registry.get(spec, pair, **init, seed=seed),
+                               ranked_map="signed")
+            return _Method(spec, init, fixed=registry.get(spec, self.pair, **init))
         if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
             name, method = spec
         else:
@@ -160,7 +190,7 @@ class DeletionInsertion:
                 f"method {name!r} explains a different FaceVerificationPair than the one evaluated; "
                 "build it on the same pair object"
             )
-        return name, method, {}
+        return _Method(str(name), {}, fixed=method)
 
     # ------------------------------------------------------------- the game
     def _embed_units(self, images: torch.Tensor) -> torch.Tensor:
@@ -278,7 +308,7 @@ class DeletionInsertion:
         specs = [methods] if isinstance(methods, (str, tuple)) or not isinstance(methods, Sequence) else list(methods)
         options, attribute_options = dict(options or {}), dict(attribute_options or {})
         resolved = [self._resolve(spec, options) for spec in specs]
-        names = [name for name, _, _ in resolved]
+        names = [m.name for m in resolved]
         if len(set(names)) != len(names):
             raise InvalidInputError(f"methods are listed twice: {names}")
         if include_random and FLOOR not in names:
@@ -296,9 +326,12 @@ class DeletionInsertion:
         labels = {r.index: r.same for r in selected}
         fractions = np.asarray(self.protocol.fractions)
         size = self.protocol.block_size
-        for name, method, init in resolved:
+        for method in resolved:
+            name = method.name
             attr_opts = dict(attribute_options.get(name, {}))
-            entry = MethodResult(name, {"init": init, "attribute": attr_opts})
+            entry = MethodResult(name, {"init": method.init, "attribute": attr_opts})
+            if method.ranked_map is not None:
+                entry.options["ranked_map"] = method.ranked_map
             plan = {m: [subsets[s][i:i + size] for i in range(0, len(subsets[s]), size)]
                     for m, s in self.protocol.subsets.items()}
             mine = sum(len(b) for blocks in plan.values() for k, b in enumerate(blocks) if world.owns(k))
@@ -307,8 +340,10 @@ class DeletionInsertion:
                 begin, done = time.perf_counter(), []
                 for k, block in enumerate(blocks):
                     if world.owns(k) and block:
-                        with _seeded(_block_seed(self.protocol.seed, _MAP_IDS[map_name], k), self.device):
-                            done.append(self._block(method, attr_opts, dataset, block, map_name))
+                        seed = _block_seed(self.protocol.seed, _MAP_IDS[map_name], k)
+                        with _seeded(seed, self.device):
+                            done.append(self._block(method.for_block(seed), attr_opts, dataset, block,
+                                                    method.ranked_map or map_name))
                         bar.update(len(block))
                 entry.maps[map_name] = self._gather(map_name, self.protocol.subsets[map_name], done,
                                                     time.perf_counter() - begin, fractions, labels, world)
