@@ -221,6 +221,11 @@ def test_json_schema_round_trip_table_and_plot(region_pair, data, tmp_path) -> N
     assert again.to_json() == results.to_json()
     table = results.table()
     assert "| FGGB |" in table and "| Random |" in table and "Deletion AUC" in table
+    fggb = results["FGGB"].maps["similarity"]
+    assert f"{fggb.deletion_auc:.2f}" in table.split("| FGGB |")[1].splitlines()[0]
+    assert "score AUC" in results.table(kind="score")
+    assert doc["methods"]["FGGB"]["similarity"]["deletion_score_auc"] == pytest.approx(
+        float(np.trapezoid(fggb.deletion_scores.mean(axis=0), np.linspace(0, 1, 21))))
     fig = results.plot()
     assert len(fig.axes) == 4 and len(fig.axes[0].lines) == 2
     merged = results.merge(Results.from_json(path))

@@ -61,7 +61,7 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     out.add_argument("--append", action="store_true",
                      help="merge into an existing --output made with the same model, protocol and pairs")
     out.add_argument("--plot", default=None, help="PNG of the accuracy curves")
-    out.add_argument("--table", default=None, help="markdown file with the AUC table")
+    out.add_argument("--table", default=None, help="markdown file with the AUC tables (accuracy and score)")
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 
@@ -116,7 +116,7 @@ def _dataset(args: argparse.Namespace, input_size: Any):
 def run(args: argparse.Namespace) -> int:
     from .. import methods as registry
     from .. import models
-    from ..evaluation import DeletionInsertion, Results
+    from ..evaluation import FLOOR, DeletionInsertion, Results
     from ..evaluation.distributed import init_from_env, shutdown
     from ..pair import FaceVerificationPair
 
@@ -139,8 +139,10 @@ def run(args: argparse.Namespace) -> int:
         game = DeletionInsertion(pair, steps=args.steps, replacement=args.replacement, side=args.side,
                                  blur_sigma=args.blur_sigma, seed=args.seed, block_size=args.block_size,
                                  batch_size=args.batch_size, model_name=args.model)
+        # the floor is always in the output: run it unless the file appended to already has it
+        floor = previous is None or FLOOR not in previous.methods or FLOOR in names
         results = game.evaluate(names, dataset, args.limit, options=options, attribute_options=attribute_options,
-                                show_progress=not args.no_progress, dataset_info=info)
+                                include_random=floor, show_progress=not args.no_progress, dataset_info=info)
     finally:
         shutdown()
     if not world.is_main:
@@ -150,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     results.to_json(output)
     if args.plot:
         results.plot().savefig(args.plot, dpi=120)
-    table = results.table()
+    table = results.table() + "\n\n" + results.table(kind="score")
     if args.table:
         Path(args.table).write_text(table + "\n")
     print(table)

@@ -17,7 +17,14 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["table", "plot"]
 
 _MAPS = ("similarity", "dissimilarity")
-_COLUMNS = (("deletion_auc", "Deletion", "↓", min), ("insertion_auc", "Insertion", "↑", max))
+_COLUMNS = {
+    "accuracy": (("deletion_auc", "Deletion", "↓", min), ("insertion_auc", "Insertion", "↑", max)),
+    "score": (("deletion_score_auc", "Deletion", "↓", min), ("insertion_score_auc", "Insertion", "↑", max)),
+}
+_UNITS = {
+    "accuracy": ("AUC", "AUC of the accuracy curve in %", 2),
+    "score": ("score AUC", "area under the mean cosine score curve (cosine units)", 3),
+}
 
 
 def _maps(results: "Results") -> List[str]:
@@ -25,26 +32,33 @@ def _maps(results: "Results") -> List[str]:
     return [m for m in _MAPS if m in present]
 
 
-def table(results: "Results", *, digits: int = 2) -> str:
-    """Markdown table: one row per method, Deletion and Insertion AUC (%) per map, wall seconds.
+def table(results: "Results", *, kind: str = "accuracy", digits: Optional[int] = None) -> str:
+    """Markdown table: one row per method, Deletion and Insertion AUC per map, wall seconds.
 
     The best value of each column is in bold (lowest Deletion, highest Insertion).
 
     Args:
         results: evaluation results.
-        digits: decimals of the AUCs.
+        kind: ``"accuracy"`` (AUC of the accuracy curves, %) or ``"score"`` (area under the
+            mean cosine score curves, which still moves when the accuracy saturates).
+        digits: decimals (default 2 for accuracy, 3 for score).
 
     Returns:
         The table, with a header line naming the model, threshold and pair counts.
     """
+    if kind not in _COLUMNS:
+        raise InvalidInputError(f"kind={kind!r} is not 'accuracy' or 'score'")
+    columns = _COLUMNS[kind]
+    unit, description, default_digits = _UNITS[kind]
+    digits = default_digits if digits is None else digits
     maps = _maps(results)
     values: Dict[str, Dict[str, float]] = {}
     for name, method in results.methods.items():
         values[name] = {f"{m}.{key}": getattr(method.maps[m], key) for m in maps if m in method.maps
-                        for key, *_ in _COLUMNS}
+                        for key, *_ in columns}
     best: Dict[str, float] = {}
     for m in maps:
-        for key, _, _, pick in _COLUMNS:
+        for key, _, _, pick in columns:
             col = [v[f"{m}.{key}"] for v in values.values() if f"{m}.{key}" in v and not math.isnan(v[f"{m}.{key}"])]
             if col:
                 best[f"{m}.{key}"] = pick(col)
@@ -52,11 +66,11 @@ def table(results: "Results", *, digits: int = 2) -> str:
     header = ["method"]
     for m in maps:
         subset = next(method.maps[m].subset for method in results.methods.values() if m in method.maps)
-        header += [f"{m} ({subset}) {label} AUC {arrow}" for _, label, arrow, _ in _COLUMNS]
+        header += [f"{m} ({subset}) {label} {unit} {arrow}" for _, label, arrow, _ in columns]
     header.append("seconds")
     lines = [
         f"Model `{results.model}`, threshold {results.threshold:g}, {results.n_genuine} genuine + "
-        f"{results.n_impostor} impostor pairs; AUC of the accuracy curve in %.",
+        f"{results.n_impostor} impostor pairs; {description}.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
@@ -64,7 +78,7 @@ def table(results: "Results", *, digits: int = 2) -> str:
     for name, method in results.methods.items():
         cells = [name]
         for m in maps:
-            for key, *_ in _COLUMNS:
+            for key, *_ in columns:
                 v = values[name].get(f"{m}.{key}")
                 if v is None:
                     cells.append("—")
@@ -117,7 +131,9 @@ def plot(results: "Results", *, kind: str = "accuracy", methods: Optional[List[s
                 ax.axhline(results.threshold, color="k", linewidth=0.6, linestyle=":")
             arrow = "lower" if game == "deletion" else "higher"
             subset = next((results.methods[n].maps[m].subset for n in names if m in results.methods[n].maps), "")
-            ax.set_title(f"{m} maps, {subset} pairs: {game.capitalize()} ({arrow} is better)")
+            ax.set_title(f"{game.capitalize()}, {m} maps on {subset} pairs\n({arrow} is better)", fontsize=9)
+            if kind == "accuracy":
+                ax.set_ylim(-3, 103)
             ax.set_xlabel("pixels " + ("removed" if game == "deletion" else "inserted") + " (%)")
             ax.set_ylabel("accuracy (%)" if kind == "accuracy" else "mean cosine score")
             ax.grid(alpha=0.3)

@@ -84,6 +84,16 @@ class MapResult:
         """Normalised area under :attr:`insertion_curve`, in % (higher is better)."""
         return normalized_auc(self.insertion_curve, self.fractions)
 
+    @property
+    def deletion_score_auc(self) -> float:
+        """Normalised area under the mean cosine score of the Deletion game (cosine units)."""
+        return normalized_auc(score_curve(self.deletion_scores), self.fractions)
+
+    @property
+    def insertion_score_auc(self) -> float:
+        """Normalised area under the mean cosine score of the Insertion game (cosine units)."""
+        return normalized_auc(score_curve(self.insertion_scores), self.fractions)
+
     def to_dict(self) -> Dict[str, Any]:
         """JSON-ready summary and per-pair arrays (the curves and AUCs are derived)."""
         return {
@@ -95,6 +105,8 @@ class MapResult:
             "insertion_curve": self.insertion_curve.tolist(),
             "deletion_score_curve": score_curve(self.deletion_scores).tolist(),
             "insertion_score_curve": score_curve(self.insertion_scores).tolist(),
+            "deletion_score_auc": self.deletion_score_auc,
+            "insertion_score_auc": self.insertion_score_auc,
             "seconds": self.seconds,
             "explain_seconds": self.explain_seconds,
             "perturb_seconds": self.perturb_seconds,
@@ -227,11 +239,11 @@ class Results:
         run.setdefault("merged", []).append(other.run)
         return Results(self.model, self.threshold, self.protocol, self.pairs, methods, run)
 
-    def table(self, *, digits: int = 2) -> str:
+    def table(self, *, kind: str = "accuracy", digits: Optional[int] = None) -> str:
         """Markdown table of the AUCs per method and map; see :func:`~captum_fggb.evaluation.report.table`."""
         from .report import table
 
-        return table(self, digits=digits)
+        return table(self, kind=kind, digits=digits)
 
     def plot(self, *, kind: str = "accuracy"):  # -> matplotlib.figure.Figure
         """Curves per method; see :func:`~captum_fggb.evaluation.report.plot`."""
