@@ -5,6 +5,8 @@ Public names::
     FaceVerificationPair   (probe, reference) -> cosine score, for any Captum method
     FGGB                   Feature-Guided Gradient Backpropagation (a captum GradientAttribution)
     models                 pretrained face embedders (SFace, ...) and a registry
+    calibration            decision thresholds (EER, best accuracy, target FAR) from labelled pairs
+    data                   pair datasets: LFW pairs.txt, CSV files
     samples                sample faces shipped with the package
     viz                    pair figures with a shared colour scale
     evaluation             the verification Deletion/Insertion game (API behind ``captum-fggb evaluate``)
@@ -13,10 +15,14 @@ Public names::
 
 from __future__ import annotations
 
-from . import errors, evaluation, models, samples, viz
+from . import errors, models, samples, viz
+from . import calibration, data
+from . import evaluation
 from .fggb import FGGB
 from .pair import FaceVerificationPair
 
 __version__ = "0.1.0"
 
-__all__ = ["FGGB", "FaceVerificationPair", "errors", "evaluation", "models", "samples", "viz", "__version__"]
+__all__ = ["FGGB", "FaceVerificationPair", "errors", "models", "samples", "viz", "__version__"]
+__all__ += ["calibration", "data"]
+__all__ += ["evaluation"]

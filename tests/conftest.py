@@ -76,3 +76,22 @@ def sface_pair(sface_model: torch.nn.Module) -> FaceVerificationPair:
 def tiny_pair() -> FaceVerificationPair:
     """A small random embedder (16×16 input, 12-d) wrapped in a pair with threshold 0.2."""
     return FaceVerificationPair(TinyEmbedder(seed=0), threshold=0.2)
+
+
+@pytest.fixture(scope="session")
+def lfw_dir(shared: Path) -> Path:
+    """The shared LFW slice (``pairs.txt``, ``aligned/{sface112,dlib150}/``, ``scores.csv``)."""
+    root = shared / "lfw"
+    if not (root / "pairs.txt").is_file():
+        pytest.skip(f"shared LFW slice not found at {root}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def dlib_model() -> torch.nn.Module:
+    """The pretrained dlib ResNet (needs ``captum-fggb[dlib]``; built once per session)."""
+    import importlib.util
+
+    if importlib.util.find_spec("face_recognition_models") is None:
+        pytest.skip('dlib model file not installed (pip install "captum-fggb[dlib]")')
+    return models.dlib_resnet()

@@ -13,9 +13,19 @@ from typing import Any, Callable, Dict, List
 from torch import nn
 
 from ..errors import InvalidInputError
+from .adaface import AdaFaceIR, adaface_ir18, adaface_ir50, adaface_ir101
+from .checkpoint import load_checkpoint
+from .dlib_resnet import DLIB_RESNET_THRESHOLD, DlibResNet, dlib_resnet
+from .iresnet import IResNet, iresnet18, iresnet34, iresnet50, iresnet100
+from .mobilefacenet import MobileFaceNet, mobilefacenet
 from .sface import SFACE_THRESHOLD, SFace, sface
 
 __all__ = ["SFace", "sface", "SFACE_THRESHOLD", "available", "get", "register"]
+__all__ += ["DlibResNet", "dlib_resnet", "DLIB_RESNET_THRESHOLD"]
+# The paper's backbones (random weights; load users' checkpoints with load_checkpoint).
+__all__ += ["IResNet", "iresnet18", "iresnet34", "iresnet50", "iresnet100"]
+__all__ += ["AdaFaceIR", "adaface_ir18", "adaface_ir50", "adaface_ir101"]
+__all__ += ["MobileFaceNet", "mobilefacenet", "load_checkpoint"]
 
 _BUILDERS: Dict[str, Callable[..., nn.Module]] = {}
 
@@ -43,3 +53,6 @@ def get(name: str, **kwargs: Any) -> nn.Module:
 
 
 register("sface", sface)
+register("dlib_resnet", dlib_resnet)
+for _builder in (iresnet18, iresnet34, iresnet50, iresnet100, adaface_ir18, adaface_ir50, adaface_ir101, mobilefacenet):
+    register(_builder.__name__, _builder)

