@@ -104,7 +104,8 @@ def _dataset(args: argparse.Namespace, input_size: Any):
     if pairs.suffix.lower() == ".csv":
         if args.folds is not None or args.crops is not None:
             raise InvalidInputError("--folds and --crops apply to LFW pairs.txt files, not to a CSV")
-        return CSVPairs(pairs, root), {"type": "CSVPairs", "csv": pairs.name}
+        dataset = CSVPairs(pairs, root, image_size=input_size)
+        return dataset, {"type": "CSVPairs", "csv": pairs.name, "pairs": len(dataset)}
     crops = args.crops or CROPS_BY_SIZE.get(tuple(input_size) if input_size else None)
     if crops is None:
         raise InvalidInputError(f"no default crops folder for input size {input_size}; pass --crops")
