@@ -15,7 +15,7 @@ from captum_fggb import FaceVerificationPair
 from captum_fggb.errors import InvalidInputError
 from captum_fggb.evaluation import DeletionInsertion, Protocol, Results, normalized_auc, strip_timing
 from captum_fggb.evaluation import perturbation as P
-from captum_fggb.evaluation._explain import explain_block
+from captum_fggb.evaluation._methods import explain_block
 from captum_fggb.evaluation.pairs import pair_records, select_pairs
 
 from tests.eval_helpers import FixedMap, RandomMap, RegionEmbedder, SyntheticPairs, region_mask

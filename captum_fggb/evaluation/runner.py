@@ -7,7 +7,7 @@ import datetime
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from .._checks import check_threshold
 from ..errors import InvalidInputError
 from ..pair import FaceVerificationPair
 from . import perturbation as P
-from ._explain import explain_block
+from ._methods import FLOOR, MethodSpec, explain_block, resolve_method
 from .distributed import World, all_gather, current_world
 from .pairs import PairRecord, load_pair, pair_records, select_pairs
 from .protocol import Protocol
@@ -26,15 +26,7 @@ from .results import MapResult, MethodResult, Results
 
 __all__ = ["DeletionInsertion", "FLOOR"]
 
-#: The method always evaluated as the floor (a map of random pixel order).
-FLOOR = "Random"
 _MAP_IDS = {"similarity": 0, "dissimilarity": 1}
-#: Registry methods whose random state advances with every call: rebuilt for each block with
-#: the block's seed, so their maps do not depend on which process evaluates which block. The
-#: floor ranks pixels by its signed noise (a uniformly random order of all pixels); the
-#: positive or negative part would tie half of the pixels at 0, ranked in raster order.
-_REBUILT_PER_BLOCK = ("Random",)
-MethodSpec = Union[str, Any, Tuple[str, Any]]
 
 
 @dataclass
@@ -44,21 +36,6 @@ class _Block:
     insertion: np.ndarray
     explain_seconds: float
     perturb_seconds: float
-
-
-@dataclass
-class _Method:
-    """A method to evaluate: one object, or a factory called with each block's seed."""
-
-    name: str
-    init: Dict[str, Any]
-    fixed: Any = None
-    factory: Optional[Callable[[int], Any]] = None
-    #: map ranked instead of the evaluated one (the floor ranks its signed noise)
-    ranked_map: Optional[str] = None
-
-    def for_block(self, seed: int) -> Any:
-        return self.fixed if self.factory is None else self.factory(seed)
 
 
 def _block_seed(seed: int, map_number: int, block: int) -> int:
@@ -158,39 +135,6 @@ class DeletionInsertion:
         self.model_name = type(pair.embedder).__name__ if model_name is None else str(model_name)
         param = next(iter(pair.embedder.parameters()), None)
         self.device = param.device if param is not None else torch.device("cpu")
-
-    # ----------------------------------------------------------------- methods
-    def _resolve(self, spec: MethodSpec, options: Mapping[str, Mapping[str, Any]]) -> _Method:
-        if isinstance(spec, str):
-            from .. import methods as registry  # the baselines' registry
-
-            init = dict(options.get(spec, {}))
-            if spec in _REBUILT_PER_BLOCK:
-                if "seed" in init:
-                    raise InvalidInputError(
-                        f"{spec} is seeded per block from the protocol seed; set seed= on DeletionInsertion "
-                        "(--seed) instead of a method option"
-                    )
-                pair = self.pair
-                return _Method(spec, {**init, "seed": "per block (protocol seed, map, block)"},
-                               factory=lambda seed: registry.get(spec, pair, **init, seed=seed),
-                               ranked_map="signed")
-            return _Method(spec, init, fixed=registry.get(spec, self.pair, **init))
-        if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
-            name, method = spec
-        else:
-            method = spec
-            get_name = getattr(method, "get_name", None)
-            name = get_name() if callable(get_name) else type(method).__name__
-        if not callable(getattr(method, "attribute", None)):
-            raise TypeError(f"method {name!r} has no attribute() method; pass a registry name or an attribution object")
-        model = getattr(method, "pair", getattr(method, "forward_func", None))
-        if isinstance(model, FaceVerificationPair) and model is not self.pair:
-            raise InvalidInputError(
-                f"method {name!r} explains a different FaceVerificationPair than the one evaluated; "
-                "build it on the same pair object"
-            )
-        return _Method(str(name), {}, fixed=method)
 
     # ------------------------------------------------------------- the game
     def _embed_units(self, images: torch.Tensor) -> torch.Tensor:
@@ -307,14 +251,17 @@ class DeletionInsertion:
             rank returns the same, complete results.
         """
         started = time.perf_counter()
-        specs = [methods] if isinstance(methods, (str, tuple)) or not isinstance(methods, Sequence) else list(methods)
+        single = isinstance(methods, str) or not isinstance(methods, Sequence) or (
+            isinstance(methods, tuple) and len(methods) == 2 and isinstance(methods[0], str)
+            and not isinstance(methods[1], str))
+        specs = [methods] if single else list(methods)
         options, attribute_options = dict(options or {}), dict(attribute_options or {})
-        resolved = [self._resolve(spec, options) for spec in specs]
+        resolved = [resolve_method(spec, self.pair, options) for spec in specs]
         names = [m.name for m in resolved]
         if len(set(names)) != len(names):
             raise InvalidInputError(f"methods are listed twice: {names}")
         if include_random and FLOOR not in names:
-            resolved.append(self._resolve(FLOOR, options))
+            resolved.append(resolve_method(FLOOR, self.pair, options))
         selected = select_pairs(pair_records(dataset, limit), limit)
         if not selected:
             raise InvalidInputError("the dataset has no pairs to evaluate")

@@ -1,8 +1,9 @@
-"""One call per block of pairs to whatever method is evaluated."""
+"""The evaluated methods: resolving names and objects, and one call per block of pairs."""
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -12,7 +13,70 @@ from ..errors import InvalidInputError
 from ..fggb import FGGB
 from ..pair import FaceVerificationPair
 
-__all__ = ["explain_block"]
+__all__ = ["FLOOR", "MethodSpec", "resolve_method", "explain_block"]
+
+#: The method always evaluated as the floor (a map of random pixel order).
+FLOOR = "Random"
+#: Registry methods whose random state advances with every call: rebuilt for each block with
+#: the block's seed, so their maps do not depend on which process evaluates which block. The
+#: floor ranks pixels by its signed noise (a uniformly random order of all pixels); the
+#: positive or negative part would tie half of the pixels at 0, ranked in raster order.
+_REBUILT_PER_BLOCK = ("Random",)
+MethodSpec = Union[str, Any, Tuple[str, Any]]
+
+
+@dataclass
+class _Method:
+    """A method to evaluate: one object, or a factory called with each block's seed."""
+
+    name: str
+    init: Dict[str, Any]
+    fixed: Any = None
+    factory: Optional[Callable[[int], Any]] = None
+    #: map ranked instead of the evaluated one (the floor ranks its signed noise)
+    ranked_map: Optional[str] = None
+
+    def for_block(self, seed: int) -> Any:
+        return self.fixed if self.factory is None else self.factory(seed)
+
+
+def resolve_method(spec: MethodSpec, pair: FaceVerificationPair, options: Mapping[str, Mapping[str, Any]]) -> _Method:
+    """A registry name, a method object or a ``(name, method)`` tuple as a :class:`_Method`.
+
+    Raises:
+        TypeError: the object has no ``attribute`` method.
+        InvalidInputError: the object explains another pair, or a seed option is given for a
+            method seeded per block.
+    """
+    if isinstance(spec, str):
+        from .. import methods as registry  # the baselines' registry
+
+        init = dict(options.get(spec, {}))
+        if spec in _REBUILT_PER_BLOCK:
+            if "seed" in init:
+                raise InvalidInputError(
+                    f"{spec} is seeded per block from the protocol seed; set seed= on DeletionInsertion "
+                    "(--seed) instead of a method option"
+                )
+            return _Method(spec, {**init, "seed": "per block (protocol seed, map, block)"},
+                           factory=lambda seed: registry.get(spec, pair, **init, seed=seed),
+                           ranked_map="signed")
+        return _Method(spec, init, fixed=registry.get(spec, pair, **init))
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+        name, method = spec
+    else:
+        method = spec
+        get_name = getattr(method, "get_name", None)
+        name = get_name() if callable(get_name) else type(method).__name__
+    if not callable(getattr(method, "attribute", None)):
+        raise TypeError(f"method {name!r} has no attribute() method; pass a registry name or an attribution object")
+    model = getattr(method, "pair", getattr(method, "forward_func", None))
+    if isinstance(model, FaceVerificationPair) and model is not pair:
+        raise InvalidInputError(
+            f"method {name!r} explains a different FaceVerificationPair than the one evaluated; "
+            "build it on the same pair object"
+        )
+    return _Method(str(name), {}, fixed=method)
 
 
 def _fggb_pairs(fggb: FGGB, pair: FaceVerificationPair, images: torch.Tensor, index_pairs: Sequence[Tuple[int, int]],
