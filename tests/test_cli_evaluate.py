@@ -81,3 +81,19 @@ def test_cli_under_torchrun_equals_single_process(lfw: Path, tmp_path: Path) -> 
         assert done.returncode == 0, done.stderr[-3000:]
     one, two = (json.loads(p.read_text()) for p in outputs.values())
     assert two["run"]["world_size"] == 2 and strip_timing(one) == strip_timing(two)
+
+
+def test_cli_reads_csv_pairs(lfw: Path, tmp_path: Path) -> None:
+    from argparse import Namespace
+
+    from captum_fggb.cli.evaluate import _dataset, parse_options
+
+    crops = lfw / "aligned" / "sface112"
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("path_a,path_b,same\nAbel_Pacheco/Abel_Pacheco_0001.png,Abel_Pacheco/Abel_Pacheco_0004.png,1\n"
+                   "Abel_Pacheco/Abel_Pacheco_0001.png,Zico/Zico_0001.png,0\n")
+    args = Namespace(pairs=str(csv), root=str(crops), folds=None, crops=None)
+    dataset, info = _dataset(args, (112, 112))
+    assert len(dataset) == 2 and info == {"type": "CSVPairs", "csv": "pairs.csv", "pairs": 2}
+    assert parse_options(["CorrRISE.n_masks=200", "LIME.feature_mask=slic"], "--option") == {
+        "CorrRISE": {"n_masks": 200}, "LIME": {"feature_mask": "slic"}}
