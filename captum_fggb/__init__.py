@@ -4,6 +4,7 @@ Public names::
 
     FaceVerificationPair   (probe, reference) -> cosine score, for any Captum method
     FGGB                   Feature-Guided Gradient Backpropagation (a captum GradientAttribution)
+    align                  face detection + alignment of photos (align_face, align_faces)
     models                 pretrained face embedders (SFace, ...) and a registry
     calibration            decision thresholds (EER, best accuracy, target FAR) from labelled pairs
     data                   pair datasets: LFW pairs.txt, CSV files
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from . import errors, models, samples, viz
 from . import calibration, data
+from . import align
 from . import evaluation
 from .fggb import FGGB
 from .pair import FaceVerificationPair
@@ -25,4 +27,5 @@ __version__ = "0.1.0"
 
 __all__ = ["FGGB", "FaceVerificationPair", "errors", "models", "samples", "viz", "__version__"]
 __all__ += ["calibration", "data"]
+__all__ += ["align"]
 __all__ += ["evaluation"]

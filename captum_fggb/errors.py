@@ -14,6 +14,7 @@ __all__ = [
     "EmbedderOutputError",
     "ModelFileError",
     "MissingDependencyError",
+    "NoFaceError",
 ]
 
 
@@ -41,4 +42,11 @@ class MissingDependencyError(CaptumFGGBError, ImportError):
     """An optional dependency needed for this feature is not installed.
 
     The message names the ``pip install`` command that provides it.
+    """
+
+
+class NoFaceError(CaptumFGGBError, ValueError):
+    """The face detector found no face in an image.
+
+    The message names the file (or the argument) and what was tried.
     """

