@@ -4,6 +4,8 @@ Public names::
 
     FaceVerificationPair   (probe, reference) -> cosine score, for any Captum method
     FGGB                   Feature-Guided Gradient Backpropagation (a captum GradientAttribution)
+    XSSAB, CorrRISE        baselines with the same attribute() contract (captum_fggb.baselines)
+    methods                every method by name: methods.available(), methods.get(name, pair)
     align                  face detection + alignment of photos (align_face, align_faces)
     models                 pretrained face embedders (SFace, ...) and a registry
     calibration            decision thresholds (EER, best accuracy, target FAR) from labelled pairs
@@ -19,6 +21,8 @@ from __future__ import annotations
 from . import errors, models, samples, viz
 from . import calibration, data
 from . import align
+from . import methods
+from .baselines import CorrRISE, XSSAB
 from . import evaluation
 from .fggb import FGGB
 from .pair import FaceVerificationPair
@@ -28,4 +32,5 @@ __version__ = "0.1.0"
 __all__ = ["FGGB", "FaceVerificationPair", "errors", "models", "samples", "viz", "__version__"]
 __all__ += ["calibration", "data"]
 __all__ += ["align"]
+__all__ += ["XSSAB", "CorrRISE", "methods"]
 __all__ += ["evaluation"]

@@ -16,6 +16,10 @@ def test_demo_writes_figure(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "genuine" in out and "Accept" in out
     assert "impostor" in out and "Reject" in out
+    regions = [line for line in out.splitlines() if "regions (both faces):" in line]
+    assert len(regions) == 2  # one summary line per pair
+    assert "Accept: " in regions[0] and "% of the similarity mass " in regions[0]
+    assert "Reject: " in regions[1] and "% of the dissimilarity mass " in regions[1]
     assert str(output.resolve()) in out
     with Image.open(output) as img:
         width, height = img.size

@@ -17,7 +17,8 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
         help="explain one genuine and one impostor pair of the sample faces with SFace",
         description="Loads the pretrained SFace model, explains one genuine and one impostor pair "
         "of the sample photos shipped in the package with FGGB, prints each pair's cosine score "
-        "and decision, and writes a PNG figure (probe | S+ | S- | reference per pair).",
+        "and decision and which face regions carry the similarity (Accept) or dissimilarity "
+        "(Reject) mass, and writes a PNG figure (probe | S+ | S- | reference per pair).",
     )
     parser.add_argument("--output", "-o", default=DEFAULT_OUTPUT, help=f"PNG file to write (default: {DEFAULT_OUTPUT})")
     parser.set_defaults(run=run)
@@ -25,7 +26,7 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 def run(args: argparse.Namespace) -> int:
     from .. import FGGB, FaceVerificationPair, models, samples
-    from ..viz import PairRow, pair_figure
+    from ..viz import PairRow, pair_figure, region_summary
 
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)  # fail before the work, not after
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
                       label=f"{kind}: {name_a} vs {name_b}")
         print(f"{kind:9s} {name_a} vs {name_b}: cosine {score:.3f} "
               f"(threshold {pair.threshold:.3f}) -> {row.decision}   [FGGB {seconds:.1f} s]")
+        print(f"{'':9s} regions (both faces): {region_summary((signed_a, signed_b), decision=row.decision)}")
         rows.append(row)
     pair_figure(rows, output)
     print(f"figure written to {output.resolve()}")

@@ -4,40 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
-import numpy as np
 import torch
-from matplotlib import colormaps
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from ..errors import InvalidInputError
+from ._draw import DISSIMILARITY_CMAP, ROW_TITLES, SIMILARITY_CMAP, draw_pair_row, to_hwc  # noqa: F401 (re-exported)
 
 __all__ = ["PairRow", "pair_figure", "to_hwc"]
-
-SIMILARITY_CMAP = "Greens"
-DISSIMILARITY_CMAP = "Reds"
-
-
-def to_hwc(tensor: torch.Tensor) -> np.ndarray:
-    """A ``(3, H, W)`` image or map (or ``(1, 3, H, W)``) as a numpy ``(H, W, 3)`` float array,
-    the layout :func:`captum.attr.visualization.visualize_image_attr` expects."""
-    t = tensor.detach().cpu()
-    if t.dim() == 4 and t.shape[0] == 1:
-        t = t[0]
-    if t.dim() != 3:
-        raise InvalidInputError(f"expected a (3, H, W) tensor, got shape {tuple(tensor.shape)}")
-    return t.permute(1, 2, 0).float().numpy()
-
-
-def _gray(t: torch.Tensor) -> np.ndarray:
-    return to_hwc(t).clip(0, 1).mean(axis=2)
-
-
-def _plane(t: torch.Tensor) -> np.ndarray:
-    t = t.detach().cpu().float()
-    return (t.mean(0) if t.dim() == 3 else t).numpy()
 
 
 @dataclass
@@ -68,13 +43,6 @@ class PairRow:
         return "Accept" if self.score >= self.threshold else "Reject"
 
 
-def _overlay(ax, face: np.ndarray, heat: np.ndarray, cmap: str, norm: Normalize) -> None:
-    ax.imshow(face, cmap="gray", vmin=0, vmax=1)
-    rgba = colormaps[cmap](norm(heat))
-    rgba[..., 3] = 0.85 * np.clip(norm(heat), 0, 1)
-    ax.imshow(rgba)
-
-
 def pair_figure(
     rows: Sequence[PairRow],
     output: Optional[Union[str, Path]] = None,
@@ -100,27 +68,11 @@ def pair_figure(
     """
     if not rows:
         raise InvalidInputError("pair_figure needs at least one row")
-    titles = ["probe", "similarity (probe)", "dissimilarity (probe)", "similarity (reference)",
-              "dissimilarity (reference)", "reference"]
-    fig = Figure(figsize=(2.1 * len(titles), 2.45 * len(rows)), layout="constrained")
+    fig = Figure(figsize=(2.1 * len(ROW_TITLES), 2.45 * len(rows)), layout="constrained")
     subfigs = fig.subfigures(len(rows), 1, squeeze=False)[:, 0]
     for subfig, row in zip(subfigs, rows):
-        sp, sr = _plane(row.signed_probe), _plane(row.signed_reference)
-        planes: List[np.ndarray] = [np.clip(sp, 0, None), np.clip(-sp, 0, None),
-                                    np.clip(sr, 0, None), np.clip(-sr, 0, None)]
-        values = np.concatenate([p.ravel() for p in planes])
-        vmax = float(np.percentile(values, percentile)) if values.size else 0.0
-        norm = Normalize(0.0, vmax if vmax > 0 else 1.0)
-        axes = subfig.subplots(1, len(titles))
-        face_p, face_r = _gray(row.probe), _gray(row.reference)
-        axes[0].imshow(to_hwc(row.probe).clip(0, 1))
-        axes[-1].imshow(to_hwc(row.reference).clip(0, 1))
-        for ax, face, plane, cmap in zip(axes[1:5], [face_p, face_p, face_r, face_r], planes,
-                                         [SIMILARITY_CMAP, DISSIMILARITY_CMAP] * 2):
-            _overlay(ax, face, plane, cmap, norm)
-        for ax, title in zip(axes, titles):
-            ax.set_title(title, fontsize=8)
-            ax.set_axis_off()
+        vmax = draw_pair_row(subfig, row.probe, row.reference, row.signed_probe, row.signed_reference,
+                             percentile=percentile)
         prefix = f"{row.label}: " if row.label else ""
         subfig.suptitle(
             f"{prefix}cosine {row.score:.3f} vs threshold {row.threshold:.3f} → {row.decision}"
