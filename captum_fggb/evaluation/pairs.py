@@ -1,7 +1,7 @@
 """Which pairs of a dataset are evaluated, and which images they share.
 
 A dataset is map-style: ``len(dataset)`` pairs, ``dataset[i] -> (image_a, image_b, same)`` with
-``(3, H, W)`` images in ``[0, 1]`` (:class:`captum_fggb.data.LFWPairs`, ``CSVPairs``, or any
+``(3, H, W)`` images in ``[0, 1]`` (``captum_fggb.data.LFWPairs``, ``CSVPairs``, or any
 object that behaves the same). When it also describes its pairs without loading the images
 (``dataset.pairs[i]`` with ``path_a``, ``path_b`` and ``same`` attributes or keys, or a
 ``(path_a, path_b, same)`` tuple), images are identified by path; otherwise by a SHA-1 of their

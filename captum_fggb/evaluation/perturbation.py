@@ -49,7 +49,7 @@ def replacement_canvas(images: torch.Tensor, replacement: str, blur_sigma: float
         images: ``(N, 3, H, W)`` in ``[0, 1]``.
         replacement: ``"black"`` (zeros), ``"mean"`` (each image's mean colour, per channel) or
             ``"blur"`` (Gaussian blur with ``blur_sigma`` pixels, kernel
-            :func:`~captum_fggb.evaluation.protocol.blur_kernel_size`, reflect padding).
+            ``2 * ceil(3 * blur_sigma) + 1`` pixels, reflect padding).
         blur_sigma: standard deviation in pixels for ``"blur"``.
 
     Returns:

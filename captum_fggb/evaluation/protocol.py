@@ -61,8 +61,8 @@ class Protocol:
             (21 gives 0, 5, ..., 100 %).
         replacement: ``"black"`` (0 in ``[0, 1]`` space), ``"mean"`` (the image's mean colour,
             per channel) or ``"blur"`` (the image blurred by
-            :func:`torchvision.transforms.functional.gaussian_blur` with ``blur_sigma`` and a
-            kernel of :func:`blur_kernel_size` pixels, reflect padding).
+            ``torchvision.transforms.functional.gaussian_blur`` with ``blur_sigma`` and a
+            kernel of ``2 * ceil(3 * blur_sigma) + 1`` pixels, reflect padding).
         blur_sigma: standard deviation in pixels of the ``"blur"`` replacement.
         side: ``"probe"`` perturbs the first image of each pair and keeps the reference clean;
             ``"both"`` perturbs both images, each ranked by its own map. With ``"both"`` and the

@@ -22,7 +22,7 @@ TIMING_FIELDS = ("seconds", "explain_seconds", "perturb_seconds", "run")
 
 
 def strip_timing(data: Any) -> Any:
-    """A copy of a results dict (from :meth:`Results.to_dict`) without :data:`TIMING_FIELDS`."""
+    """A copy of a results dict (from :meth:`Results.to_dict`) without the timing fields (:data:`~captum_fggb.evaluation.TIMING_FIELDS`)."""
     if isinstance(data, dict):
         return {k: strip_timing(v) for k, v in data.items() if k not in TIMING_FIELDS}
     if isinstance(data, list):
@@ -240,13 +240,32 @@ class Results:
         return Results(self.model, self.threshold, self.protocol, self.pairs, methods, run)
 
     def table(self, *, kind: str = "accuracy", digits: Optional[int] = None) -> str:
-        """Markdown table of the AUCs per method and map; see :func:`~captum_fggb.evaluation.report.table`."""
+        """Markdown table: one row per method, Deletion and Insertion AUC per map, seconds.
+
+        The best value of each column is in bold (lowest Deletion, highest Insertion).
+
+        Args:
+            kind: ``"accuracy"`` (area under the accuracy curves, %) or ``"score"`` (area under
+                the mean cosine score curves, which still moves when the accuracy saturates).
+            digits: decimals (default 2 for accuracy, 3 for score).
+
+        Returns:
+            The markdown text, with a first line naming the model, threshold and pair counts.
+        """
         from .report import table
 
         return table(self, kind=kind, digits=digits)
 
     def plot(self, *, kind: str = "accuracy"):  # -> matplotlib.figure.Figure
-        """Curves per method; see :func:`~captum_fggb.evaluation.report.plot`."""
+        """Deletion and Insertion curves per method, one panel per (map, game).
+
+        Args:
+            kind: ``"accuracy"`` (verification accuracy in %) or ``"score"`` (mean cosine).
+
+        Returns:
+            A ``matplotlib.figure.Figure``, not registered with pyplot (save it with
+            ``fig.savefig(path)``).
+        """
         from .report import plot
 
         return plot(self, kind=kind)

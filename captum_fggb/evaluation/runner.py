@@ -234,8 +234,9 @@ class DeletionInsertion:
             methods: a registry name (``"FGGB"``, ``"CorrRISE"``, ...), a method object with the
                 pair ``attribute`` contract, a ``(name, method)`` tuple, or a list of these.
             dataset: map-style pairs, ``dataset[i] -> (image_a, image_b, same)``
-                (:class:`captum_fggb.data.LFWPairs`, ``CSVPairs``); see
-                :mod:`captum_fggb.evaluation.pairs`.
+                (``captum_fggb.data.LFWPairs``, ``CSVPairs``). Images are identified by the
+                dataset's ``pairs[i].path_a`` / ``path_b`` when present, else by a hash of
+                their pixels.
             limit: evaluate the first ``limit`` genuine and first ``limit`` impostor pairs in
                 dataset order; ``None`` evaluates every pair.
             options: registry name -> keyword arguments of ``methods.get`` (constructor).
