@@ -12,6 +12,7 @@ Public names::
     data                   pair datasets: LFW pairs.txt, CSV files
     samples                sample faces shipped with the package
     viz                    pair figures with a shared colour scale
+    evaluation             the verification Deletion/Insertion game (API behind ``captum-fggb evaluate``)
     errors                 exception classes
 """
 
@@ -22,6 +23,7 @@ from . import calibration, data
 from . import align
 from . import methods
 from .baselines import CorrRISE, XSSAB
+from . import evaluation
 from .fggb import FGGB
 from .pair import FaceVerificationPair
 
@@ -31,3 +33,4 @@ __all__ = ["FGGB", "FaceVerificationPair", "errors", "models", "samples", "viz",
 __all__ += ["calibration", "data"]
 __all__ += ["align"]
 __all__ += ["XSSAB", "CorrRISE", "methods"]
+__all__ += ["evaluation"]

@@ -12,11 +12,11 @@ import sys
 from typing import List, Optional
 
 from ..errors import CaptumFGGBError
-from . import demo, explain
+from . import demo, evaluate, explain
 
 __all__ = ["main", "build_parser"]
 
-_SUBCOMMANDS = [demo, explain]
+_SUBCOMMANDS = [demo, explain, evaluate]
 _EXPECTED = (CaptumFGGBError, ValueError, TypeError, OSError)
 
 
