@@ -25,9 +25,9 @@ __all__ = ["PairRecord", "PairDataset", "LFWPairs", "CSVPairs", "CROP_SIZES"]
 
 PathLike = Union[str, Path]
 
-#: Known crop styles → image size ``(H, W)``: ``sface112`` (ArcFace 5-point template, the input of
-#: SFace and the ArcFace/AdaFace backbones) and ``dlib150`` (dlib face chips, the input of
-#: :func:`captum_fggb.models.dlib_resnet`).
+#: Image size ``(H, W)`` of each known crop style, the accepted values of ``crops``. ``sface112``
+#: is the ArcFace 5-point template (the input of SFace and the ArcFace/AdaFace backbones),
+#: ``dlib150`` the dlib face chip (the input of :func:`captum_fggb.models.dlib_resnet`).
 CROP_SIZES = {"sface112": (112, 112), "dlib150": (150, 150)}
 
 _TRUE, _FALSE = {"1", "true", "yes", "same", "genuine"}, {"0", "false", "no", "different", "impostor"}

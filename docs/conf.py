@@ -42,7 +42,7 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(torch|numpy|np|matplotlib|captum|argparse|pathlib|PIL|cv2)(\..*)?"),
     (r"py:class", r"(Tensor|nn\.Module|Figure|Axes|Path|optional|callable)"),
-    (r"py:class", r"(TensorOrTuple|MapLike|MapName|F)"),
+    (r"py:class", r"(TensorOrTuple|MapLike|MapName|F|ImageLike|PathLike)"),  # type aliases (api.rst)
     # private helpers are not documented; a docstring may still name them
     (r"py:.*", r"captum_fggb(\.\w+)*\._\w+(\.\w+)*"),
 ]

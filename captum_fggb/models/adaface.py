@@ -68,7 +68,7 @@ class AdaFaceIR(FaceBackbone):
     embeddings (channels flipped to BGR and normalised inside).
 
     Args:
-        units: number of :class:`BasicBlockIR` in each of the four stages.
+        units: number of ``BasicBlockIR`` in each of the four stages.
         threshold: cosine decision threshold stored as ``verification_threshold`` (or ``None``).
         arch: name recorded in ``meta``.
     """

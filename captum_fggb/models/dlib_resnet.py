@@ -112,7 +112,7 @@ class DlibResNet(nn.Module):
 
     Attributes:
         verification_threshold (float): cosine decision threshold
-            (:data:`DLIB_RESNET_THRESHOLD`, calibrated on LFW).
+            (:data:`~captum_fggb.models.DLIB_RESNET_THRESHOLD`, calibrated on LFW).
         input_size (tuple[int, int]): ``(150, 150)``.
         embedding_dim (int): 128.
         meta (dict): provenance of the weights (file, SHA-256, licence, dlib's Euclidean threshold).

@@ -2,7 +2,7 @@
 
 The module tree, parameter names and shapes are those of
 ``recognition/arcface_torch/backbones/iresnet.py`` in ``deepinsight/insightface`` (``conv1``,
-``bn1``, ``prelu``, ``layer1``–``layer4`` of :class:`IBasicBlock`, ``bn2``, ``dropout``, ``fc``,
+``bn1``, ``prelu``, ``layer1``–``layer4`` of ``IBasicBlock``, ``bn2``, ``dropout``, ``fc``,
 ``features``), so a ``backbone.pth`` trained with ``arcface_torch`` loads with strict key
 matching through :func:`captum_fggb.models.load_checkpoint`. No pretrained weights ship with the
 package: the builders return randomly initialised networks
@@ -62,7 +62,7 @@ class IResNet(FaceBackbone):
     """ArcFace IResNet: ``(N, 3, 112, 112)`` RGB in ``[0, 1]`` → ``(N, num_features)``.
 
     Args:
-        layers: number of :class:`IBasicBlock` in each of the four stages.
+        layers: number of ``IBasicBlock`` in each of the four stages.
         num_features: embedding length (``arcface_torch``'s ``embedding_size``; 512 in every
             published model).
         threshold: cosine decision threshold stored as ``verification_threshold`` (or ``None``).
