@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import types
 from pathlib import Path
@@ -82,6 +83,65 @@ def _write_cli_help(app) -> None:
         target.write_text(new)
 
 
+PERFORMANCE_MD = ROOT / "benchmarks" / "results" / "performance.md"
+
+
+def _rst_inline(text: str) -> str:
+    """Markdown inline text -> reStructuredText: `code` becomes ``code``, the rest is escaped."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:
+        raise ValueError(f"unbalanced backticks in {text!r}")
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f"``{part}``" if part else "")
+        else:
+            part = part.replace("\\", "\\\\").replace("*", "\\*").replace("|", "\\|")
+            out.append(re.sub(r"_(?=\W|$)", r"\\_", part))  # ``name_`` would be a link
+    return "".join(out)
+
+
+def performance_rst(markdown: str) -> str:
+    """The results file of ``benchmarks/run.py --write`` as reStructuredText: its lines as
+    paragraphs and its one pipe table as a ``list-table``."""
+    lines = [line.rstrip() for line in markdown.splitlines()]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
+    if len(rows) < 3 or set("".join(rows[1])) - set("-: "):
+        raise ValueError(f"no markdown table (header, separator, rows) in {PERFORMANCE_MD}")
+    out, table_done = [], False
+    for line in lines:
+        if line.startswith("<!--") or line.startswith("#"):
+            continue
+        if line.startswith("|"):
+            if not table_done:
+                table_done = True
+                out += ["", ".. list-table::", "   :header-rows: 1", ""]
+                for row in [rows[0]] + rows[2:]:
+                    out += [f"   {'*' if j == 0 else ' '} - {_rst_inline(cell)}" for j, cell in enumerate(row)]
+                out.append("")
+            continue
+        facts = ("Command:", "Machine at start:", "Machine at end:", "Run time:")
+        out.append(("| " if line.startswith(facts) else "") + _rst_inline(line))  # a line block
+    return "\n".join(out).strip() + "\n"
+
+
+def _write_performance_table(app) -> None:
+    """Convert ``benchmarks/results/performance.md`` (written by ``benchmarks/run.py --write``)
+    into ``_generated/performance.inc``, included by ``performance.rst``: one source of numbers."""
+    from sphinx.util import logging
+
+    out = DOCS / "_generated"
+    out.mkdir(exist_ok=True)
+    try:
+        new = performance_rst(PERFORMANCE_MD.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        logging.getLogger(__name__).warning("performance table: %s", error)
+        new = "*(benchmarks/results/performance.md could not be read; see the build log)*\n"
+    target = out / "performance.inc"
+    if not target.exists() or target.read_text(encoding="utf-8") != new:
+        target.write_text(new, encoding="utf-8")
+
+
 #: Modules whose ``__all__`` must be fully documented, besides those ``captum_fggb.__all__`` names.
 EXTRA_PUBLIC_MODULES = ["captum_fggb.jacobian", "captum_fggb.cli"]
 
@@ -111,4 +171,5 @@ def _check_public_names(app, env) -> None:
 
 def setup(app) -> None:
     app.connect("builder-inited", _write_cli_help)
+    app.connect("builder-inited", _write_performance_table)
     app.connect("env-check-consistency", _check_public_names)
