@@ -46,6 +46,12 @@ def test_explain_genuine_pair_json(tmp_path, capsys, sface_pair):
     assert result["score"] == pytest.approx(expected, abs=1e-5)
     assert result["score"] >= 0.363
     assert [face["faces_found"] for face in result["faces"]] == [1, 1]
+    # the region summary of both faces explains the Accept by the similarity mass
+    regions = result["regions"]
+    assert regions["decision"] == "Accept" and regions["faces"] == 2
+    assert regions["similarity_mass"] > regions["dissimilarity_mass"] >= 0  # FGGB on SFace: near one-signed
+    assert sum(regions["similarity"].values()) == pytest.approx(1.0, abs=1e-6)
+    assert regions["sentence"].startswith("Accept: ") and "of the similarity mass" in regions["sentence"]
 
 
 def test_explain_text_output_and_threshold(tmp_path, capsys, monkeypatch):
@@ -61,8 +67,10 @@ def test_explain_text_output_and_threshold(tmp_path, capsys, monkeypatch):
     figure = tmp_path / "impostor.png"
     assert main(["explain", str(a), str(b), "-o", str(figure), "--threshold", "0.2"]) == 0
     out, _ = capsys.readouterr()
-    first, second = out.strip().splitlines()
+    first, regions, second = out.strip().splitlines()
     assert "cosine" in first and "(threshold 0.200) -> Reject" in first
+    # zero maps: the region line says so rather than inventing shares
+    assert regions == "regions (both faces): Reject: no dissimilarity mass (the dissimilarity map is zero)."
     assert second == f"figure written to {figure.resolve()}"
     assert figure.is_file() and len(calls) == 1
 

@@ -105,7 +105,7 @@ def load_model(name: str, arch: Optional[str] = None, threshold: Optional[float]
 def run(args: argparse.Namespace) -> int:
     from .. import FGGB, FaceVerificationPair
     from ..align import align_face, model_input_for
-    from ..viz import PairRow, pair_figure
+    from ..viz import PairRow, pair_figure, region_summary
 
     threshold = _threshold(args.threshold)
     output = prepare_output(args.output)  # fail before the work, not after
@@ -129,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
                   label=f"{Path(args.probe).name} vs {Path(args.reference).name} ({label})")
     pair_figure([row], output)
     written = str(output.resolve())
+    # the crops are aligned to the model's template, so the template landmarks place the regions
+    regions = region_summary((signed_probe[0], signed_reference[0]), decision=row.decision)
     if args.json:
         print(json.dumps({
             "probe": args.probe,
@@ -140,10 +142,12 @@ def run(args: argparse.Namespace) -> int:
             "decision": row.decision,
             "faces": [{"file": photo, "box": list(face.box), "score": face.score, "detector": face.detector,
                        "faces_found": face.faces_found} for photo, face in zip((args.probe, args.reference), faces)],
+            "regions": regions.to_dict(),
             "written": [written],
         }))
     else:
         print(f"{args.probe} vs {args.reference} ({label}): cosine {score:.3f} "
               f"(threshold {pair.threshold:.3f}) -> {row.decision}   [FGGB {seconds:.1f} s]")
+        print(f"regions (both faces): {regions.sentence()}")
         print(f"figure written to {written}")
     return 0

@@ -252,6 +252,7 @@ class DeletionInsertion:
             rank returns the same, complete results.
         """
         started = time.perf_counter()
+        select_pairs([], limit)  # a bad limit fails before any method is built (or warns)
         single = isinstance(methods, str) or not isinstance(methods, Sequence) or (
             isinstance(methods, tuple) and len(methods) == 2 and isinstance(methods[0], str)
             and not isinstance(methods[1], str))
