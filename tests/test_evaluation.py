@@ -232,6 +232,23 @@ def test_json_schema_round_trip_table_and_plot(region_pair, data, tmp_path) -> N
     assert list(merged.methods) == ["FGGB", "Random"]
 
 
+def test_first_equals_a_run_with_the_smaller_limit(region_pair, data) -> None:
+    """A small --limit evaluates a prefix of a larger one: ``first`` re-derives it exactly."""
+    game = DeletionInsertion(region_pair, model_name="region")
+    methods = [cf.FGGB(region_pair), FixedMap(region_pair, region_mask().float(), "Oracle")]
+    large = game.evaluate(methods, data, limit=6, include_random=False)
+    small = game.evaluate(methods, data, limit=3, include_random=False)
+    cut = large.first(3)
+    assert strip_timing(cut.to_dict()) == strip_timing(small.to_dict())
+    assert math.isnan(cut["FGGB"].seconds) and "| FGGB |" in cut.table() and "—" in cut.table()
+    merged = cut.merge(small)  # same model, protocol and pairs: they merge
+    assert set(merged.methods) == set(small.methods)
+    with pytest.raises(InvalidInputError, match="more than these results hold"):
+        large.first(7)
+    with pytest.raises(InvalidInputError, match="limit must be a positive int"):
+        large.first(0)
+
+
 def test_bad_arguments(region_pair, data) -> None:
     with pytest.raises(TypeError, match="FaceVerificationPair"):
         DeletionInsertion(region_pair.embedder)

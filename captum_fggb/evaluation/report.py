@@ -85,7 +85,7 @@ def table(results: "Results", *, kind: str = "accuracy", digits: Optional[int] =
                     continue
                 text = f"{v:.{digits}f}"
                 cells.append(f"**{text}**" if f"{m}.{key}" in best and round(v, digits) == round(best[f"{m}.{key}"], digits) else text)
-        cells.append(f"{method.seconds:.0f}")
+        cells.append("—" if math.isnan(method.seconds) else f"{method.seconds:.0f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from .curves import accuracy_curve, normalized_auc, score_curve
+from .pairs import PairRecord, select_pairs
 
 __all__ = ["MapResult", "MethodResult", "Results", "TIMING_FIELDS", "strip_timing", "FORMAT"]
 
@@ -222,6 +224,46 @@ class Results:
                     for m, v in entry.items() if m != "options"}
             methods[name] = MethodResult(name, dict(entry.get("options", {})), maps)
         return cls(data["model"], data["threshold"], data["protocol"], data["pairs"], methods, data.get("run", {}))
+
+    def first(self, limit: int) -> "Results":
+        """The same results on the first ``limit`` genuine and first ``limit`` impostor pairs.
+
+        ``--limit`` selects pairs in dataset order, so a run with a small limit evaluates a prefix
+        of a run with a larger one: this re-derives the curves and AUCs of that prefix from the
+        per-pair scores, e.g. to :meth:`merge` a cheap method run on 150 + 150 pairs with an
+        expensive one run on 50 + 50. Timings cannot be split per pair: they become ``nan``
+        (shown as "—" in :meth:`table`).
+
+        Args:
+            limit: pairs per label to keep (positive int, at most the pairs evaluated).
+
+        Returns:
+            New :class:`Results` with ``protocol["limit"] = limit``.
+
+        Raises:
+            InvalidInputError: ``limit`` is not a positive int, or is larger than the number of
+                genuine or impostor pairs these results hold.
+        """
+        kept = select_pairs([PairRecord(int(p["index"]), str(p["a"]), str(p["b"]), bool(p["same"])) for p in self.pairs], limit)
+        if min(self.n_genuine, self.n_impostor) < limit:
+            raise InvalidInputError(
+                f"limit={limit} is more than these results hold ({self.n_genuine} genuine, "
+                f"{self.n_impostor} impostor pairs)"
+            )
+        keep = {record.index for record in kept}
+        methods = {}
+        for name, method in self.methods.items():
+            maps = {}
+            for m, r in method.maps.items():
+                rows = np.array([int(i) in keep for i in r.pair_index], dtype=bool)
+                maps[m] = replace(r, pair_index=r.pair_index[rows], same=r.same[rows],
+                                  deletion_scores=r.deletion_scores[rows], insertion_scores=r.insertion_scores[rows],
+                                  seconds=math.nan, explain_seconds=math.nan, perturb_seconds=math.nan)
+            methods[name] = MethodResult(name, dict(method.options), maps)
+        protocol = {**self.protocol, "limit": limit}
+        run = {**self.run, "selected": f"first {limit} genuine + {limit} impostor pairs of a larger run"}
+        return Results(self.model, self.threshold, protocol, [p for p in self.pairs if int(p["index"]) in keep],
+                       methods, run)
 
     def merge(self, other: "Results") -> "Results":
         """These results plus ``other``'s methods (``other`` wins on a name clash).
