@@ -84,6 +84,7 @@ def _write_cli_help(app) -> None:
 
 
 PERFORMANCE_MD = ROOT / "benchmarks" / "results" / "performance.md"
+EVALUATION_MD = ROOT / "benchmarks" / "results" / "deletion_insertion_summary.md"
 
 
 def _rst_inline(text: str) -> str:
@@ -101,45 +102,59 @@ def _rst_inline(text: str) -> str:
     return "".join(out)
 
 
-def performance_rst(markdown: str) -> str:
-    """The results file of ``benchmarks/run.py --write`` as reStructuredText: its lines as
-    paragraphs and its one pipe table as a ``list-table``."""
+def markdown_rst(markdown: str, source: Path = PERFORMANCE_MD) -> str:
+    """A results file written by a benchmark script (``benchmarks/run.py --write``,
+    ``benchmarks/evaluation_report.py``) as reStructuredText: its pipe tables as ``list-table``
+    directives, ``###`` headings as rubrics, the other lines as paragraphs."""
     lines = [line.rstrip() for line in markdown.splitlines()]
-    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
-    if len(rows) < 3 or set("".join(rows[1])) - set("-: "):
-        raise ValueError(f"no markdown table (header, separator, rows) in {PERFORMANCE_MD}")
-    out, table_done = [], False
-    for line in lines:
-        if line.startswith("<!--") or line.startswith("#"):
+    blocks, out = [], []
+    for line in lines:  # consecutive "|" lines form one table
+        if line.startswith("|") and blocks and isinstance(blocks[-1], list):
+            blocks[-1].append(line)
+        else:
+            blocks.append([line] if line.startswith("|") else line)
+    if not any(isinstance(block, list) for block in blocks):
+        raise ValueError(f"no markdown table (header, separator, rows) in {source}")
+    facts = ("Command:", "Machine at start:", "Machine at end:", "Run time:")
+    for block in blocks:
+        if isinstance(block, list):
+            rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in block]
+            if len(rows) < 3 or set("".join(rows[1])) - set("-: "):
+                raise ValueError(f"malformed markdown table in {source}: {block[0]!r}")
+            out += ["", ".. list-table::", "   :header-rows: 1", ""]
+            for row in [rows[0]] + rows[2:]:
+                out += [f"   {'*' if j == 0 else ' '} - {_rst_inline(cell)}" for j, cell in enumerate(row)]
+            out.append("")
+        elif block.startswith("<!--") or block.startswith("# ") or block.startswith("## "):
             continue
-        if line.startswith("|"):
-            if not table_done:
-                table_done = True
-                out += ["", ".. list-table::", "   :header-rows: 1", ""]
-                for row in [rows[0]] + rows[2:]:
-                    out += [f"   {'*' if j == 0 else ' '} - {_rst_inline(cell)}" for j, cell in enumerate(row)]
-                out.append("")
-            continue
-        facts = ("Command:", "Machine at start:", "Machine at end:", "Run time:")
-        out.append(("| " if line.startswith(facts) else "") + _rst_inline(line))  # a line block
+        elif block.startswith("###"):
+            out += ["", f".. rubric:: {_rst_inline(block.lstrip('#').strip())}", ""]
+        else:
+            out.append(("| " if block.startswith(facts) else "") + _rst_inline(block))  # a line block
     return "\n".join(out).strip() + "\n"
 
 
-def _write_performance_table(app) -> None:
-    """Convert ``benchmarks/results/performance.md`` (written by ``benchmarks/run.py --write``)
-    into ``_generated/performance.inc``, included by ``performance.rst``: one source of numbers."""
+def _write_results(out: Path, source: Path, name: str) -> None:
     from sphinx.util import logging
 
-    out = DOCS / "_generated"
-    out.mkdir(exist_ok=True)
     try:
-        new = performance_rst(PERFORMANCE_MD.read_text(encoding="utf-8"))
+        new = markdown_rst(source.read_text(encoding="utf-8"), source)
     except (OSError, ValueError) as error:
-        logging.getLogger(__name__).warning("performance table: %s", error)
-        new = "*(benchmarks/results/performance.md could not be read; see the build log)*\n"
-    target = out / "performance.inc"
+        logging.getLogger(__name__).warning("results table %s: %s", source.name, error)
+        new = f"*({source.name} could not be read; see the build log)*\n"
+    target = out / name
     if not target.exists() or target.read_text(encoding="utf-8") != new:
         target.write_text(new, encoding="utf-8")
+
+
+def _write_performance_table(app) -> None:
+    """Convert the committed benchmark results (``benchmarks/results/*.md``) into
+    ``_generated/*.inc``, included by ``performance.rst`` and ``evaluation.rst``: one source of
+    numbers."""
+    out = DOCS / "_generated"
+    out.mkdir(exist_ok=True)
+    _write_results(out, PERFORMANCE_MD, "performance.inc")
+    _write_results(out, EVALUATION_MD, "evaluation_results.inc")
 
 
 #: Modules whose ``__all__`` must be fully documented, besides those ``captum_fggb.__all__`` names.
