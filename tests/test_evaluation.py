@@ -223,7 +223,11 @@ def test_json_schema_round_trip_table_and_plot(region_pair, data, tmp_path) -> N
     assert "| FGGB |" in table and "| Random |" in table and "Deletion AUC" in table
     fggb = results["FGGB"].maps["similarity"]
     assert f"{fggb.deletion_auc:.2f}" in table.split("| FGGB |")[1].splitlines()[0]
-    assert "score AUC" in results.table(kind="score")
+    score_table = results.table(kind="score")
+    assert "similarity (genuine) Deletion score AUC ↓" in score_table
+    # a faithful dissimilarity map raises an impostor's cosine when deleted: that column reads ↑
+    assert "dissimilarity (impostor) Deletion score AUC ↑" in score_table
+    assert "dissimilarity (impostor) Insertion score AUC ↓" in score_table
     assert doc["methods"]["FGGB"]["similarity"]["deletion_score_auc"] == pytest.approx(
         float(np.trapezoid(fggb.deletion_scores.mean(axis=0), np.linspace(0, 1, 21))))
     fig = results.plot()

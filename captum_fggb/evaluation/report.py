@@ -27,6 +27,15 @@ _UNITS = {
 }
 
 
+def _columns(kind: str, map_name: str):
+    """The columns of ``kind`` for one map. The cosine of a pair moves the other way for a
+    dissimilarity map on impostor pairs: deleting its pixels should *raise* the score (towards a
+    false Accept) and inserting them keep it low, so its score columns flip their direction."""
+    if kind == "score" and map_name == "dissimilarity":
+        return (("deletion_score_auc", "Deletion", "↑", max), ("insertion_score_auc", "Insertion", "↓", min))
+    return _COLUMNS[kind]
+
+
 def _maps(results: "Results") -> List[str]:
     present = {m for method in results.methods.values() for m in method.maps}
     return [m for m in _MAPS if m in present]
@@ -35,7 +44,9 @@ def _maps(results: "Results") -> List[str]:
 def table(results: "Results", *, kind: str = "accuracy", digits: Optional[int] = None) -> str:
     """Markdown table: one row per method, Deletion and Insertion AUC per map, wall seconds.
 
-    The best value of each column is in bold (lowest Deletion, highest Insertion).
+    The best value of each column is in bold: lowest Deletion and highest Insertion, except the
+    score columns of dissimilarity maps, which read the other way (a faithful dissimilarity map
+    raises an impostor pair's cosine when its pixels are deleted); the arrows say which.
 
     Args:
         results: evaluation results.
@@ -48,17 +59,16 @@ def table(results: "Results", *, kind: str = "accuracy", digits: Optional[int] =
     """
     if kind not in _COLUMNS:
         raise InvalidInputError(f"kind={kind!r} is not 'accuracy' or 'score'")
-    columns = _COLUMNS[kind]
     unit, description, default_digits = _UNITS[kind]
     digits = default_digits if digits is None else digits
     maps = _maps(results)
     values: Dict[str, Dict[str, float]] = {}
     for name, method in results.methods.items():
         values[name] = {f"{m}.{key}": getattr(method.maps[m], key) for m in maps if m in method.maps
-                        for key, *_ in columns}
+                        for key, *_ in _columns(kind, m)}
     best: Dict[str, float] = {}
     for m in maps:
-        for key, _, _, pick in columns:
+        for key, _, _, pick in _columns(kind, m):
             col = [v[f"{m}.{key}"] for v in values.values() if f"{m}.{key}" in v and not math.isnan(v[f"{m}.{key}"])]
             if col:
                 best[f"{m}.{key}"] = pick(col)
@@ -66,7 +76,7 @@ def table(results: "Results", *, kind: str = "accuracy", digits: Optional[int] =
     header = ["method"]
     for m in maps:
         subset = next(method.maps[m].subset for method in results.methods.values() if m in method.maps)
-        header += [f"{m} ({subset}) {label} {unit} {arrow}" for _, label, arrow, _ in columns]
+        header += [f"{m} ({subset}) {label} {unit} {arrow}" for _, label, arrow, _ in _columns(kind, m)]
     header.append("seconds")
     lines = [
         f"Model `{results.model}`, threshold {results.threshold:g}, {results.n_genuine} genuine + "
@@ -78,7 +88,7 @@ def table(results: "Results", *, kind: str = "accuracy", digits: Optional[int] =
     for name, method in results.methods.items():
         cells = [name]
         for m in maps:
-            for key, *_ in columns:
+            for key, *_ in _columns(kind, m):
                 v = values[name].get(f"{m}.{key}")
                 if v is None:
                     cells.append("—")

@@ -161,11 +161,11 @@ results.plot()
 # With few pairs, or when every method drives the accuracy to the same level, the accuracy
 # curves saturate: on impostor pairs, blacking out a face rarely makes SFace accept the pair,
 # so the dissimilarity curves often stay at 100 % for every method. The **mean cosine** along
-# the games (`kind="score"`) keeps moving and separates methods with fewer pairs. Its table
-# marks the best value of each column with the arrows of the accuracy table, which is the right
-# reading for the **similarity** maps (Deletion: lower cosine is better; Insertion: higher).
-# For the **dissimilarity** maps on impostor pairs read the score columns the other way round:
-# a faithful dissimilarity map *raises* the cosine when its pixels are deleted (the pair moves
+# the games (`kind="score"`) keeps moving and separates methods with fewer pairs. For the
+# **similarity** maps it reads like the accuracy (Deletion: lower cosine is better; Insertion:
+# higher). For the **dissimilarity** maps on impostor pairs it reads the other way round, and the
+# table's arrows say so: a faithful dissimilarity map *raises* the cosine when its pixels are
+# deleted (the pair moves
 # towards a wrong Accept, the accuracy falls) and keeps it low when they are inserted first.
 
 # %%
