@@ -85,7 +85,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     lines = ["<!-- written by benchmarks/evaluation_report.py; do not edit by hand -->",
              "## Deletion/Insertion on LFW folds 1-2", "",
              "Commands: `benchmarks/evaluate_lfw.sh sface benchmarks/results/deletion_insertion_sface` "
-             "with LIMIT=150 for FGGB, and for xSSAB and Saliency (`..._sface_baselines150`); LIMIT=50 for the other gradient methods "
+             "with LIMIT=150 for FGGB and xSSAB (`..._sface_baselines150`); LIMIT=50 for the other gradient methods "
              "(`..._sface_gradients50`) and for CorrRISE, Occlusion, LIME and KernelShap "
              "(`..._sface_perturbation50`); `benchmarks/evaluate_lfw.sh dlib_resnet "
              "benchmarks/results/deletion_insertion_dlib` (LIMIT=150, every method), then "
