@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..align import ARCFACE_TEMPLATE
 from ..errors import InvalidInputError
 
 __all__ = [
@@ -35,9 +36,7 @@ REGION_NAMES: Tuple[str, ...] = ("eyes", "eyebrows", "nose", "mouth", "cheeks", 
 #: point 30, mouth corners = points 48 and 54) placed as ``get_face_chip(size=150, padding=0.25)``
 #: places it: ``(0.25 + p) / 1.5 * 150``.
 TEMPLATE_LANDMARKS: Dict[Tuple[int, int], np.ndarray] = {
-    (112, 112): np.array(
-        [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
-    ),
+    (112, 112): ARCFACE_TEMPLATE.astype(np.float64),
     (150, 150): np.array(
         [[47.5492, 46.5990], [100.4761, 46.5990], [74.0127, 76.5625], [50.4149, 103.0233], [97.6104, 103.0233]]
     ),
