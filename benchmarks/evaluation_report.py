@@ -35,8 +35,8 @@ from captum_fggb.evaluation import Results  # noqa: E402
 RESULTS = REPO / "benchmarks" / "results"
 
 
-def _load(name: str) -> Optional[Results]:
-    path = RESULTS / f"{name}.json"
+def _load(folder: Path, name: str) -> Optional[Results]:
+    path = folder / f"{name}.json"
     return Results.from_json(path) if path.is_file() else None
 
 
@@ -57,8 +57,8 @@ def _per_pair_seconds(results: Results) -> str:
     return ", ".join(rows)
 
 
-def _section(title: str, results: Results, figure: str, notes: List[str]) -> List[str]:
-    results.plot().savefig(RESULTS / figure, dpi=110, bbox_inches="tight")
+def _section(folder: Path, title: str, results: Results, figure: str, notes: List[str]) -> List[str]:
+    results.plot().savefig(folder / figure, dpi=110, bbox_inches="tight")
     out = [f"### {title}", ""]
     out += notes
     out += [f"Method settings: {_options(results)}. Curves: `benchmarks/results/{figure}`.", ""]
@@ -67,20 +67,19 @@ def _section(title: str, results: Results, figure: str, notes: List[str]) -> Lis
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    global RESULTS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", default=str(REPO / "benchmarks" / "results"), help="folder of the JSON files (figures go there too)")
+    parser.add_argument("--results", default=str(RESULTS), help="folder of the JSON files (figures go there too)")
     parser.add_argument("--output", default=None, help="default: RESULTS/deletion_insertion_summary.md")
     args = parser.parse_args(argv)
-    RESULTS = Path(args.results)
-    args.output = args.output or str(RESULTS / "deletion_insertion_summary.md")
-    sface, dlib = _load("deletion_insertion_sface"), _load("deletion_insertion_dlib")
-    baselines = _load("deletion_insertion_sface_baselines150")  # run beside FGGB, same pairs
+    folder = Path(args.results)
+    args.output = args.output or str(folder / "deletion_insertion_summary.md")
+    sface, dlib = _load(folder, "deletion_insertion_sface"), _load(folder, "deletion_insertion_dlib")
+    baselines = _load(folder, "deletion_insertion_sface_baselines150")  # run beside FGGB, same pairs
     if sface is not None and baselines is not None:
         sface = sface.merge(baselines)
     sface50 = None
     for name in ("deletion_insertion_sface_gradients50", "deletion_insertion_sface_perturbation50"):
-        part = _load(name)
+        part = _load(folder, name)
         sface50 = part if sface50 is None or part is None else sface50.merge(part)
     lines = ["<!-- written by benchmarks/evaluation_report.py; do not edit by hand -->",
              "## Deletion/Insertion on LFW folds 1-2", "",
@@ -96,18 +95,18 @@ def main(argv: Optional[List[str]] = None) -> int:
              "tables give the area under the mean cosine curve. Seconds are wall time on a shared 2-core "
              "CPU (other jobs running), explanation plus perturbed forwards, for both maps.", ""]
     if sface is not None:
-        lines += _section(f"SFace, {sface.n_genuine} genuine + {sface.n_impostor} impostor pairs", sface,
+        lines += _section(folder, f"SFace, {sface.n_genuine} genuine + {sface.n_impostor} impostor pairs", sface,
                           "deletion_insertion_sface.png",
                           [f"Seconds per pair: {_per_pair_seconds(sface)}.", ""])
     if sface is not None and sface50 is not None:
         n = min(sface50.n_genuine, sface50.n_impostor)
         same = sface.first(n).merge(sface50)
-        lines += _section(f"SFace, every method on the same first {n} genuine + {n} impostor pairs", same,
+        lines += _section(folder, f"SFace, every method on the same first {n} genuine + {n} impostor pairs", same,
                           "deletion_insertion_sface_all_methods.png",
                           [f"Rows with seconds were run on these pairs ({_per_pair_seconds(sface50)} s per pair); "
                            "rows with — are the 150 + 150 run restricted to them.", ""])
     if dlib is not None:
-        lines += _section(f"dlib ResNet, {dlib.n_genuine} genuine + {dlib.n_impostor} impostor pairs", dlib,
+        lines += _section(folder, f"dlib ResNet, {dlib.n_genuine} genuine + {dlib.n_impostor} impostor pairs", dlib,
                           "deletion_insertion_dlib.png",
                           [f"Seconds per pair: {_per_pair_seconds(dlib)}.", ""])
     Path(args.output).write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")

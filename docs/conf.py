@@ -147,7 +147,7 @@ def _write_results(out: Path, source: Path, name: str) -> None:
         target.write_text(new, encoding="utf-8")
 
 
-def _write_performance_table(app) -> None:
+def _write_results_tables(app) -> None:
     """Convert the committed benchmark results (``benchmarks/results/*.md``) into
     ``_generated/*.inc``, included by ``performance.rst`` and ``evaluation.rst``: one source of
     numbers."""
@@ -186,5 +186,5 @@ def _check_public_names(app, env) -> None:
 
 def setup(app) -> None:
     app.connect("builder-inited", _write_cli_help)
-    app.connect("builder-inited", _write_performance_table)
+    app.connect("builder-inited", _write_results_tables)
     app.connect("env-check-consistency", _check_public_names)
